@@ -1,0 +1,1 @@
+//! Webhook matching as the Kubernetes API server does it. Knows nothing about any mesh.

@@ -1,0 +1,10 @@
+//! meshdoctor: explains whether a service-mesh sidecar will be injected into a pod, why, what the
+//! mutated pod looks like, and what is broken in the injection machinery.
+//!
+//! The data flow is `source → state → mesh profiles → engine → checks → report`
+//! (see `docs/architecture.md`). The binaries are thin wrappers around [`cli::run`].
+
+pub mod admission;
+pub mod pki;
+pub mod render;
+pub mod selector;

@@ -1,0 +1,1 @@
+//! PEM and X.509 handling: parse bundles, fingerprints, chains and expiry.

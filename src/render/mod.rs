@@ -1,0 +1,1 @@
+//! Renders Istio injection templates into the mutated pod.

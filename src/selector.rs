@@ -1,0 +1,1 @@
+//! Label selector evaluation (`matchLabels` / `matchExpressions`) as the API server does it.
