@@ -2,9 +2,11 @@
 //! mutated pod looks like, and what is broken in the injection machinery.
 //!
 //! The data flow is `source → state → mesh profiles → engine → checks → report`
-//! (see `docs/architecture.md`). The binaries are thin wrappers around [`cli::run`].
+//! (see `docs/architecture.md`). The binaries are thin wrappers around the `cli` module.
 
 pub mod admission;
+pub mod origin;
 pub mod pki;
 pub mod render;
 pub mod selector;
+pub mod trace;
