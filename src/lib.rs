@@ -9,4 +9,6 @@ pub mod origin;
 pub mod pki;
 pub mod render;
 pub mod selector;
+pub mod source;
+pub mod state;
 pub mod trace;

@@ -1,0 +1,649 @@
+//! Reads cluster state from files: multi-document YAML, `kind: List` / `v1/List` as
+//! `kubectl get -o yaml` prints them, JSON (`kubectl get -o json`), directories (recursive) and
+//! stdin (`-`). Every object remembers the file and line it starts on.
+//!
+//! JSON takes a fast path (serde_json with raw values, so each list item is typed straight from
+//! its text and its line is found from its byte offset); YAML goes through serde-saphyr with
+//! spans, with its budgets raised so that real snapshots of large clusters load.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::InputError;
+use crate::origin::Origin;
+use crate::state::{ClusterState, Kind, UnknownObject};
+
+/// How to load files.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Namespace given to namespaced objects that name none (what `kubectl apply` would use).
+    pub default_namespace: String,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            default_namespace: "default".to_owned(),
+        }
+    }
+}
+
+/// Loads every path into one state. A directory is read recursively (`.yaml`, `.yml`, `.json`
+/// files, in sorted order); `-` reads stdin.
+pub fn load_paths(paths: &[PathBuf], opts: &LoadOptions) -> Result<ClusterState, InputError> {
+    let mut state = ClusterState::default();
+    for path in paths {
+        load_path(&mut state, path, opts)?;
+        state.sources.push(path.display().to_string());
+    }
+    Ok(state)
+}
+
+/// Loads one path (file, directory or `-`) into `state`.
+pub fn load_path(
+    state: &mut ClusterState,
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<(), InputError> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| InputError::new("-", format!("cannot read stdin: {e}")))?;
+        return load_text(state, "-", &text, opts);
+    }
+    let meta = std::fs::metadata(path)
+        .map_err(|e| InputError::new(path.display().to_string(), io_reason(&e)))?;
+    if meta.is_dir() {
+        for file in manifest_files(path)? {
+            load_file(state, &file, opts)?;
+        }
+        Ok(())
+    } else {
+        load_file(state, path, opts)
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => format!("cannot read: {e}"),
+    }
+}
+
+/// The manifest files below a directory, sorted so that loading is deterministic.
+fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| InputError::new(d.display().to_string(), io_reason(&e)))?;
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| InputError::new(d.display().to_string(), io_reason(&e)))?;
+            let p = entry.path();
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            ) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn load_file(state: &mut ClusterState, path: &Path, opts: &LoadOptions) -> Result<(), InputError> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| InputError::new(&shown, io_reason(&e)))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let line = line_of_offset(&e.as_bytes()[..e.utf8_error().valid_up_to()]);
+        InputError::new(format!("{shown}:{line}"), "not UTF-8 text (a binary file?)")
+    })?;
+    load_text(state, &shown, &text, opts)
+}
+
+/// Loads YAML or JSON text; `name` is how the input is shown in origins and errors.
+pub fn load_text(
+    state: &mut ClusterState,
+    name: &str,
+    text: &str,
+    opts: &LoadOptions,
+) -> Result<(), InputError> {
+    let path: Arc<str> = Arc::from(name);
+    let mut loader = Loader { state, path, opts };
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        loader.load_json(text)
+    } else {
+        loader.load_yaml(text)
+    }
+}
+
+struct Loader<'a> {
+    state: &'a mut ClusterState,
+    path: Arc<str>,
+    opts: &'a LoadOptions,
+}
+
+/// The fields of a document needed to route it; `items` keeps raw text for the JSON fast path.
+#[derive(Deserialize)]
+struct JsonHead<'a> {
+    #[serde(default, rename = "apiVersion")]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default, borrow)]
+    items: Option<Vec<&'a RawValue>>,
+}
+
+impl Loader<'_> {
+    fn at(&self, line: u32) -> String {
+        format!("{}:{line}", self.path)
+    }
+
+    fn load_json(&mut self, text: &str) -> Result<(), InputError> {
+        let trimmed = text.trim_start();
+        if trimmed.starts_with('[') {
+            // A bare JSON array of objects (e.g. `jq -s`).
+            let items: Vec<&RawValue> =
+                serde_json::from_str(text).map_err(|e| self.json_error(&e))?;
+            for item in items {
+                self.load_json_object(text, item)?;
+            }
+            return Ok(());
+        }
+        let head: JsonHead = serde_json::from_str(text).map_err(|e| self.json_error(&e))?;
+        if is_list(head.api_version.as_deref(), head.kind.as_deref())
+            || head.items.is_some() && head.kind.as_deref().is_some_and(|k| k.ends_with("List"))
+        {
+            for item in head.items.unwrap_or_default() {
+                self.load_json_object(text, item)?;
+            }
+            Ok(())
+        } else {
+            let raw: &RawValue = serde_json::from_str(text).map_err(|e| self.json_error(&e))?;
+            self.load_json_object(text, raw)
+        }
+    }
+
+    fn json_error(&self, e: &serde_json::Error) -> InputError {
+        let msg = e.to_string();
+        // serde_json appends " at line L column C"; we put the line in front instead.
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+        InputError::new(
+            self.at(e.line().max(1) as u32),
+            format!("invalid JSON: {msg}"),
+        )
+    }
+
+    fn load_json_object(&mut self, text: &str, raw: &RawValue) -> Result<(), InputError> {
+        let offset = (raw.get().as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+        let line = line_of_offset(text.as_bytes().get(..offset).unwrap_or_default());
+        let head: JsonHead = serde_json::from_str(raw.get()).map_err(|e| {
+            InputError::new(
+                self.at(line),
+                format!("invalid object: {}", strip_serde_position(&e.to_string())),
+            )
+        })?;
+        let (api_version, kind) = self.route_head(head.api_version, head.kind, line)?;
+        match Kind::from_manifest(&api_version, &kind) {
+            Some(k) => {
+                self.insert_typed(k, line, || serde_json::from_str::<Value>(raw.get()), |v| v)
+            }
+            None => {
+                let value: Value = serde_json::from_str(raw.get()).map_err(|e| {
+                    InputError::new(self.at(line), strip_serde_position(&e.to_string()))
+                })?;
+                self.insert_unknown(api_version, kind, value, line)
+            }
+        }
+    }
+
+    fn load_yaml(&mut self, text: &str) -> Result<(), InputError> {
+        let options = serde_saphyr::options! {
+            budget: serde_saphyr::budget! {
+                max_documents: usize::MAX,
+                max_nodes: usize::MAX,
+                max_events: usize::MAX,
+                max_depth: 256,
+            },
+            strict_booleans: true,
+        };
+        let docs: Vec<serde_saphyr::Spanned<Value>> =
+            serde_saphyr::from_multiple_with_options(text, options)
+                .map_err(|e| self.yaml_error(&e))?;
+        for doc in docs {
+            let line = u32::try_from(doc.referenced.line().max(1)).unwrap_or(u32::MAX);
+            self.load_yaml_document(doc.value, line, text)?;
+        }
+        Ok(())
+    }
+
+    fn yaml_error(&self, e: &serde_saphyr::Error) -> InputError {
+        let line = e.location().map(|l| l.line()).unwrap_or(1).max(1);
+        let line = u32::try_from(line).unwrap_or(u32::MAX);
+        let rendered = e.without_snippet().to_string();
+        let first = rendered.lines().next().unwrap_or("").trim();
+        InputError::new(
+            self.at(line),
+            format!("invalid YAML: {}", strip_saphyr_position(first)),
+        )
+    }
+
+    fn load_yaml_document(
+        &mut self,
+        value: Value,
+        line: u32,
+        text: &str,
+    ) -> Result<(), InputError> {
+        if value.is_null() {
+            return Ok(());
+        }
+        let Value::Object(map) = value else {
+            return Err(InputError::new(
+                self.at(line),
+                "document is not a mapping (expected a Kubernetes object)",
+            ));
+        };
+        let api_version = map
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let kind = map.get("kind").and_then(Value::as_str).map(str::to_owned);
+        if is_list(api_version.as_deref(), kind.as_deref()) {
+            let items = match map.get("items") {
+                Some(Value::Array(items)) => items.clone(),
+                None | Some(Value::Null) => Vec::new(),
+                Some(_) => {
+                    return Err(InputError::new(
+                        self.at(line),
+                        "List: items: expected a sequence",
+                    ));
+                }
+            };
+            let item_lines = yaml_list_item_lines(text, line, items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                let item_line = item_lines.get(i).copied().unwrap_or(line);
+                self.load_value_object(item, item_line)?;
+            }
+            return Ok(());
+        }
+        self.load_value_object(Value::Object(map), line)
+    }
+
+    fn load_value_object(&mut self, value: Value, line: u32) -> Result<(), InputError> {
+        let api_version = value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let kind = value.get("kind").and_then(Value::as_str).map(str::to_owned);
+        let (api_version, kind) = self.route_head(api_version, kind, line)?;
+        match Kind::from_manifest(&api_version, &kind) {
+            Some(k) => {
+                let mut value = Some(value);
+                self.insert_typed(
+                    k,
+                    line,
+                    || Ok::<_, serde_json::Error>(value.take().unwrap_or(Value::Null)),
+                    |v| v,
+                )
+            }
+            None => self.insert_unknown(api_version, kind, value, line),
+        }
+    }
+
+    /// Checks that a document names its kind, and that a kind we model comes with an apiVersion
+    /// of its API group.
+    fn route_head(
+        &self,
+        api_version: Option<String>,
+        kind: Option<String>,
+        line: u32,
+    ) -> Result<(String, String), InputError> {
+        let kind = match kind {
+            Some(k) if !k.is_empty() => k,
+            _ => {
+                return Err(InputError::new(
+                    self.at(line),
+                    "kind: missing (every object needs apiVersion and kind)",
+                ));
+            }
+        };
+        let api_version = match api_version {
+            Some(v) if !v.is_empty() => v,
+            _ => {
+                return Err(InputError::new(
+                    self.at(line),
+                    format!("{kind}: apiVersion: missing"),
+                ));
+            }
+        };
+        if let Some(known) = Kind::ALL.into_iter().find(|k| k.name() == kind)
+            && !known.api_versions().contains(&api_version.as_str())
+        {
+            let group = api_group(&api_version);
+            let same_group = known.api_versions().iter().any(|v| api_group(v) == group);
+            let other_known_group = kind == "Event" && group == "events.k8s.io";
+            if !same_group && !other_known_group {
+                return Err(InputError::new(
+                    self.at(line),
+                    format!(
+                        "{kind}: apiVersion: \"{api_version}\" does not serve kind {kind} (expected {})",
+                        known.api_versions().join(" or ")
+                    ),
+                ));
+            }
+        }
+        Ok((api_version, kind))
+    }
+
+    fn insert_typed<E: std::fmt::Display>(
+        &mut self,
+        kind: Kind,
+        line: u32,
+        value: impl FnOnce() -> Result<Value, E>,
+        _map: impl FnOnce(Value) -> Value,
+    ) -> Result<(), InputError> {
+        let mut v = value()
+            .map_err(|e| InputError::new(self.at(line), strip_serde_position(&e.to_string())))?;
+        let name = v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let label = format!("{} \"{}\"", kind.name().to_ascii_lowercase(), name);
+        if name.is_empty() && v.pointer("/metadata/generateName").is_none() {
+            return Err(InputError::new(
+                self.at(line),
+                format!("{}: metadata.name: missing", kind.name()),
+            ));
+        }
+        if kind.namespaced()
+            && v.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            && let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.insert(
+                "namespace".to_owned(),
+                Value::String(self.opts.default_namespace.clone()),
+            );
+        }
+        let origin = Origin::file(&self.path, line);
+        let at = self.at(line);
+        let typed_err = |e: TypedError| InputError::new(at.clone(), format!("{label}: {e}"));
+        let s = &mut *self.state;
+        s.mark_loaded(kind);
+        match kind {
+            Kind::Namespace => s.namespaces.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::Pod => s.pods.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::Deployment => s.deployments.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::StatefulSet => s.statefulsets.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::DaemonSet => s.daemonsets.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::ReplicaSet => s.replicasets.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::Job => s.jobs.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::CronJob => s.cronjobs.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::MutatingWebhookConfiguration => s
+                .mutating_webhooks
+                .insert(typed(v).map_err(typed_err)?, origin),
+            Kind::ConfigMap => s.configmaps.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::Secret => s.secrets.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::Service => s.services.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::Endpoints => s.endpoints.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::EndpointSlice => s
+                .endpoint_slices
+                .insert(typed(v).map_err(typed_err)?, origin),
+            Kind::Event => s.events.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::NetworkPolicy => s
+                .network_policies
+                .insert(typed(v).map_err(typed_err)?, origin),
+            Kind::ResourceQuota => s
+                .resource_quotas
+                .insert(typed(v).map_err(typed_err)?, origin),
+            Kind::LimitRange => s.limit_ranges.insert(typed(v).map_err(typed_err)?, origin),
+        }
+        Ok(())
+    }
+
+    fn insert_unknown(
+        &mut self,
+        api_version: String,
+        kind: String,
+        raw: Value,
+        line: u32,
+    ) -> Result<(), InputError> {
+        let name = raw
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let namespace = raw
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        self.state.unknown.push(crate::state::Object {
+            obj: UnknownObject {
+                api_version,
+                kind,
+                namespace,
+                name,
+                raw,
+            },
+            origin: Origin::file(&self.path, line),
+        });
+        Ok(())
+    }
+}
+
+/// Converts to the typed object, naming the field that does not fit (`spec.hostNetwork: ...`).
+fn typed<T: DeserializeOwned>(v: Value) -> Result<T, TypedError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        TypedError {
+            path,
+            inner: e.into_inner(),
+        }
+    })
+}
+
+struct TypedError {
+    path: String,
+    inner: serde_json::Error,
+}
+
+impl std::fmt::Display for TypedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let msg = strip_serde_position(&self.inner.to_string());
+        if self.path.is_empty() || self.path == "." {
+            f.write_str(&msg)
+        } else {
+            write!(f, "{}: {msg}", self.path)
+        }
+    }
+}
+
+fn is_list(api_version: Option<&str>, kind: Option<&str>) -> bool {
+    matches!(kind, Some("List")) && matches!(api_version, Some("v1") | None)
+        || kind.is_some_and(|k| k.ends_with("List") && k != "List")
+}
+
+fn api_group(api_version: &str) -> &str {
+    match api_version.rsplit_once('/') {
+        Some((group, _)) => group,
+        None => "",
+    }
+}
+
+/// 1-based line number of the byte just after `prefix`.
+fn line_of_offset(prefix: &[u8]) -> u32 {
+    let newlines = prefix.iter().filter(|&&b| b == b'\n').count();
+    u32::try_from(newlines + 1).unwrap_or(u32::MAX)
+}
+
+fn strip_serde_position(msg: &str) -> String {
+    msg.split(" at line ").next().unwrap_or(msg).to_owned()
+}
+
+fn strip_saphyr_position(msg: &str) -> String {
+    let msg = msg.split(" at line ").next().unwrap_or(msg);
+    msg.trim_start_matches("error: ").to_owned()
+}
+
+/// Finds the start lines of the items of a `kind: List` document by scanning its `items:`
+/// sequence: the first `- ` entries at the sequence's indentation after the `items:` key.
+/// serde-saphyr gives spans per value only through typed wrappers, and this is both cheap and
+/// exact for the block style `kubectl get -o yaml` prints. Flow-style lists fall back to the
+/// document line.
+fn yaml_list_item_lines(text: &str, doc_line: u32, count: usize) -> Vec<u32> {
+    let mut out = Vec::with_capacity(count);
+    let mut in_items = false;
+    let mut item_indent: Option<usize> = None;
+    for (i, raw_line) in text
+        .lines()
+        .enumerate()
+        .skip(doc_line.saturating_sub(1) as usize)
+    {
+        let line_no = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let trimmed = raw_line.trim_start();
+        let indent = raw_line.len() - trimmed.len();
+        if !in_items {
+            if indent == 0 && (trimmed.starts_with("items:")) {
+                in_items = true;
+            }
+            continue;
+        }
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if trimmed == "---" || trimmed.starts_with("--- ") {
+            break;
+        }
+        if trimmed.starts_with("- ") || trimmed == "-" {
+            match item_indent {
+                None => {
+                    item_indent = Some(indent);
+                    out.push(line_no);
+                }
+                Some(ind) if ind == indent => out.push(line_no),
+                _ => {}
+            }
+        } else if indent == 0 {
+            // Next top-level key: the items sequence is over.
+            break;
+        }
+        if out.len() >= count {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<ClusterState, InputError> {
+        let mut s = ClusterState::default();
+        load_text(&mut s, "t.yaml", text, &LoadOptions::default())?;
+        Ok(s)
+    }
+
+    #[test]
+    fn multi_document_yaml_keeps_lines() {
+        let s = load(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n---\n# c\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  containers: []\n",
+        )
+        .unwrap();
+        assert_eq!(s.namespaces.len(), 1);
+        let pod = s.pods.get(Some("shop"), "web").unwrap();
+        assert_eq!(pod.origin.to_string(), "t.yaml:7");
+    }
+
+    #[test]
+    fn kubectl_yaml_list_items_are_located() {
+        let text = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: a\n    namespace: x\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: b\n    namespace: x\nkind: List\nmetadata:\n  resourceVersion: \"\"\n";
+        let s = load(text).unwrap();
+        assert_eq!(
+            s.pods.get(Some("x"), "a").unwrap().origin.to_string(),
+            "t.yaml:3"
+        );
+        assert_eq!(
+            s.pods.get(Some("x"), "b").unwrap().origin.to_string(),
+            "t.yaml:8"
+        );
+    }
+
+    #[test]
+    fn json_list_items_are_located() {
+        let text = "{\n \"apiVersion\": \"v1\",\n \"kind\": \"List\",\n \"items\": [\n  {\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"a\"}},\n  {\n   \"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"p\", \"namespace\": \"a\"}}\n ]\n}\n";
+        let s = load(text).unwrap();
+        assert_eq!(
+            s.namespaces.get(None, "a").unwrap().origin.to_string(),
+            "t.yaml:5"
+        );
+        assert_eq!(
+            s.pods.get(Some("a"), "p").unwrap().origin.to_string(),
+            "t.yaml:6"
+        );
+    }
+
+    #[test]
+    fn unknown_kinds_are_kept_aside() {
+        let s = load(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: v\n",
+        )
+        .unwrap();
+        assert_eq!(s.unknown.len(), 1);
+        assert_eq!(s.unknown[0].obj.kind, "VirtualService");
+    }
+
+    #[test]
+    fn malformed_yaml_is_located() {
+        let e = load("apiVersion: v1\nkind: Pod\nmetadata:\n  name: [a\n").unwrap_err();
+        assert!(e.location.starts_with("t.yaml:"), "{e}");
+        assert!(!e.to_string().contains('\n'), "{e}");
+        eprintln!("MSG {e}");
+    }
+
+    #[test]
+    fn wrong_field_type_names_the_object() {
+        let e = load(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostNetwork: sometimes\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.location, "t.yaml:1");
+        assert!(e.message.starts_with("pod \"p\": "), "{e}");
+        eprintln!("MSG {e}");
+    }
+
+    #[test]
+    fn wrong_api_version_for_a_known_kind_is_an_error() {
+        let e = load("apiVersion: v1\nkind: Deployment\nmetadata:\n  name: d\n").unwrap_err();
+        assert!(e.message.contains("expected apps/v1"), "{e}");
+    }
+
+    #[test]
+    fn missing_kind_is_an_error() {
+        let e = load("apiVersion: v1\nmetadata:\n  name: d\n").unwrap_err();
+        assert!(e.message.starts_with("kind: missing"), "{e}");
+    }
+
+    #[test]
+    fn namespaced_objects_default_to_the_default_namespace() {
+        let s = load("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n").unwrap();
+        assert!(s.pods.get(Some("default"), "p").is_some());
+    }
+}
