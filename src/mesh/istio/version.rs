@@ -1,0 +1,220 @@
+//! Istio control-plane versions and the decision rules that changed between them
+//! (reference `istio-injection.md` §1.4): how the inject value is parsed, whether the label is
+//! read, and which namespaces are ignored.
+
+use std::fmt;
+
+/// A control-plane version, `major.minor` (the patch does not change injection rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IstioVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl IstioVersion {
+    /// Parses `1.24`, `1.24.6`, `1.24.6-distroless`, `v1.20.0` or an image reference ending in
+    /// such a tag (`docker.io/istio/pilot:1.24.6`). Returns `None` for anything else (`latest`,
+    /// a digest): an unknown version is reported, never guessed.
+    pub fn parse(text: &str) -> Option<IstioVersion> {
+        let tag = match text.rsplit_once(':') {
+            Some((repo, tag)) if !tag.contains('/') && !repo.ends_with("@sha256") => tag,
+            _ => text,
+        };
+        let tag = tag.trim().trim_start_matches('v');
+        let mut parts = tag.split(['.', '-', '_']);
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some(IstioVersion { major, minor })
+    }
+
+    /// The rules `injectRequired` follows in this version.
+    pub fn rules(self) -> InjectRules {
+        if self
+            < (IstioVersion {
+                major: 1,
+                minor: 12,
+            })
+        {
+            InjectRules::AnnotationOnly
+        } else if self
+            < (IstioVersion {
+                major: 1,
+                minor: 27,
+            })
+        {
+            InjectRules::LabelWinsLenient
+        } else {
+            InjectRules::LabelWinsExact
+        }
+    }
+
+    /// Namespaces istiod never injects into.
+    pub fn ignored_namespaces(self) -> &'static [&'static str] {
+        if self < (IstioVersion { major: 1, minor: 9 }) {
+            &["kube-system", "kube-public"]
+        } else {
+            &[
+                "kube-system",
+                "kube-public",
+                "kube-node-lease",
+                "local-path-storage",
+            ]
+        }
+    }
+}
+
+impl fmt::Display for IstioVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// How the `sidecar.istio.io/inject` value is read by istiod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InjectRules {
+    /// Istio ≤ 1.11: only the annotation; `y/yes/true/on` (any case) inject, empty = default,
+    /// anything else is an explicit "no".
+    AnnotationOnly,
+    /// Istio 1.12–1.26: the label wins over the annotation; same lenient parsing.
+    LabelWinsLenient,
+    /// Istio ≥ 1.27: the label wins; exactly `true` / `false`; anything else falls back to the
+    /// default policy with a warning.
+    LabelWinsExact,
+}
+
+impl InjectRules {
+    pub fn describe(self) -> &'static str {
+        match self {
+            InjectRules::AnnotationOnly => {
+                "Istio ≤1.11 rules: only the annotation is read; y/yes/true/on inject, any other value is an explicit no"
+            }
+            InjectRules::LabelWinsLenient => {
+                "Istio 1.12–1.26 rules: the label wins over the annotation; y/yes/true/on (any case) inject, any other value is an explicit no"
+            }
+            InjectRules::LabelWinsExact => {
+                "Istio ≥1.27 rules: the label wins over the annotation; only \"true\"/\"false\" are accepted, other values fall back to the policy"
+            }
+        }
+    }
+}
+
+/// What istiod makes of one inject value under some rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InjectValue {
+    /// Explicitly inject.
+    Yes,
+    /// Explicitly do not inject.
+    No,
+    /// No explicit value: the selectors and the policy decide.
+    Default,
+    /// A value istiod does not accept; it falls back to the default (≥1.27 only).
+    InvalidFallsBack,
+}
+
+impl InjectRules {
+    pub fn parse_value(self, v: &str) -> InjectValue {
+        match self {
+            InjectRules::AnnotationOnly | InjectRules::LabelWinsLenient => {
+                if v.is_empty() {
+                    InjectValue::Default
+                } else if ["y", "yes", "true", "on"]
+                    .iter()
+                    .any(|t| v.eq_ignore_ascii_case(t))
+                {
+                    InjectValue::Yes
+                } else {
+                    InjectValue::No
+                }
+            }
+            InjectRules::LabelWinsExact => match v {
+                "true" => InjectValue::Yes,
+                "false" => InjectValue::No,
+                "" => InjectValue::Default,
+                _ => InjectValue::InvalidFallsBack,
+            },
+        }
+    }
+}
+
+/// The version the rules were chosen for, and how it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    pub version: Option<IstioVersion>,
+    /// Where the version came from (`--istio-version`, `istiod image ...`), or why it is unknown.
+    pub source: String,
+}
+
+impl VersionInfo {
+    /// The version when it is unknown: the current rules apply, and the trace says so.
+    pub const ASSUMED: IstioVersion = IstioVersion {
+        major: 1,
+        minor: 27,
+    };
+
+    pub fn effective(&self) -> IstioVersion {
+        self.version.unwrap_or(Self::ASSUMED)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_tags_and_images() {
+        assert_eq!(
+            IstioVersion::parse("1.24.6"),
+            Some(IstioVersion {
+                major: 1,
+                minor: 24
+            })
+        );
+        assert_eq!(
+            IstioVersion::parse("docker.io/istio/pilot:1.11.4-distroless"),
+            Some(IstioVersion {
+                major: 1,
+                minor: 11
+            })
+        );
+        assert_eq!(
+            IstioVersion::parse("localhost:5000/istio/pilot:1.27.0"),
+            Some(IstioVersion {
+                major: 1,
+                minor: 27
+            })
+        );
+        assert_eq!(IstioVersion::parse("latest"), None);
+        assert_eq!(IstioVersion::parse("docker.io/istio/pilot"), None);
+    }
+
+    #[test]
+    fn rules_change_at_1_12_and_1_27() {
+        let v = |m| IstioVersion { major: 1, minor: m };
+        assert_eq!(v(11).rules(), InjectRules::AnnotationOnly);
+        assert_eq!(v(12).rules(), InjectRules::LabelWinsLenient);
+        assert_eq!(v(26).rules(), InjectRules::LabelWinsLenient);
+        assert_eq!(v(27).rules(), InjectRules::LabelWinsExact);
+        assert_eq!(v(8).ignored_namespaces().len(), 2);
+        assert_eq!(v(9).ignored_namespaces().len(), 4);
+    }
+
+    #[test]
+    fn value_parsing_per_rules() {
+        use InjectValue::*;
+        let lenient = InjectRules::LabelWinsLenient;
+        let exact = InjectRules::LabelWinsExact;
+        for (v, l, e) in [
+            ("true", Yes, Yes),
+            ("false", No, No),
+            ("", Default, Default),
+            ("yes", Yes, InvalidFallsBack),
+            ("TRUE", Yes, InvalidFallsBack),
+            ("on", Yes, InvalidFallsBack),
+            ("enabled", No, InvalidFallsBack),
+            ("no", No, InvalidFallsBack),
+        ] {
+            assert_eq!(lenient.parse_value(v), l, "lenient {v}");
+            assert_eq!(exact.parse_value(v), e, "exact {v}");
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! Mesh profiles.
+pub mod istio;
