@@ -5,6 +5,7 @@
 //! (see `docs/architecture.md`). The binaries are thin wrappers around the `cli` module.
 
 pub mod admission;
+pub mod decision;
 pub mod mesh;
 pub mod origin;
 pub mod pki;
@@ -13,3 +14,4 @@ pub mod selector;
 pub mod source;
 pub mod state;
 pub mod trace;
+pub mod workload;

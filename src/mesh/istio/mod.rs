@@ -3,4 +3,5 @@
 
 pub mod config;
 pub mod decide;
+pub mod install;
 pub mod version;

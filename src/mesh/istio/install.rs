@@ -1,0 +1,265 @@
+//! Discovers an Istio installation in a cluster state: which webhooks are Istio injectors,
+//! which revision (and tag) each serves, the injector settings of every revision and the
+//! control-plane version each runs.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::admissionregistration::v1::{MutatingWebhook, MutatingWebhookConfiguration};
+
+use super::config::{InjectorSettings, configmap_revision};
+use super::version::{IstioVersion, VersionInfo};
+use crate::origin::Origin;
+use crate::state::ClusterState;
+
+pub const REV_LABEL: &str = "istio.io/rev";
+pub const TAG_LABEL: &str = "istio.io/tag";
+pub const DEFAULT_NAMESPACE: &str = "istio-system";
+
+/// Whether a webhook is one of Istio's sidecar injectors (Helm names them
+/// `[rev.]{namespace,object,auto}.sidecar-injector.istio.io`; old installs `sidecar-injector.istio.io`).
+pub fn is_istio_injector_webhook(webhook_name: &str) -> bool {
+    webhook_name.ends_with("sidecar-injector.istio.io")
+}
+
+/// One Istio injector webhook.
+#[derive(Debug, Clone)]
+pub struct IstioWebhook {
+    pub configuration: String,
+    pub name: String,
+    /// The revision whose istiod serves it.
+    pub revision: String,
+    /// The revision tag the configuration implements, when it is a tag (`istio-revision-tag-*`).
+    pub tag: Option<String>,
+    /// Both selectors are `istio.io/deactivated: never-match` (`istioctl tag` neutralised it).
+    pub deactivated: bool,
+    pub origin: Origin,
+}
+
+/// Everything meshdoctor knows about the Istio installation.
+#[derive(Debug, Clone, Default)]
+pub struct IstioInstall {
+    pub webhooks: Vec<IstioWebhook>,
+    /// Injector settings by revision.
+    pub revisions: BTreeMap<String, InjectorSettings>,
+}
+
+impl IstioInstall {
+    pub fn discover(state: &ClusterState, version_override: Option<IstioVersion>) -> IstioInstall {
+        let mut install = IstioInstall::default();
+        let mut service_namespace: BTreeMap<String, String> = BTreeMap::new();
+        for cfg in state.mutating_webhooks.iter() {
+            for wh in cfg.obj.webhooks.iter().flatten() {
+                if !is_istio_injector_webhook(&wh.name) {
+                    continue;
+                }
+                let revision = webhook_revision(&cfg.obj, wh);
+                if let Some(svc) = &wh.client_config.service {
+                    service_namespace
+                        .entry(revision.clone())
+                        .or_insert_with(|| svc.namespace.clone());
+                }
+                install.webhooks.push(IstioWebhook {
+                    configuration: cfg.obj.metadata.name.clone().unwrap_or_default(),
+                    name: wh.name.clone(),
+                    revision,
+                    tag: cfg
+                        .obj
+                        .metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get(TAG_LABEL))
+                        .cloned(),
+                    deactivated: is_deactivated(wh),
+                    origin: cfg.origin.clone(),
+                });
+            }
+        }
+
+        // Every revision named by a webhook or by an injector ConfigMap.
+        let mut revisions: Vec<String> = install
+            .webhooks
+            .iter()
+            .map(|w| w.revision.clone())
+            .collect();
+        for cm in state.configmaps.iter() {
+            if let Some(rev) = cm.obj.metadata.name.as_deref().and_then(configmap_revision) {
+                revisions.push(rev.to_owned());
+            }
+        }
+        revisions.sort();
+        revisions.dedup();
+
+        for rev in revisions {
+            let ns = service_namespace
+                .get(&rev)
+                .map(String::as_str)
+                .unwrap_or(DEFAULT_NAMESPACE);
+            let cm_name = if rev == "default" {
+                "istio-sidecar-injector".to_owned()
+            } else {
+                format!("istio-sidecar-injector-{rev}")
+            };
+            let cm = state.configmaps.get(Some(ns), &cm_name).or_else(|| {
+                state
+                    .configmaps
+                    .iter()
+                    .find(|c| c.obj.metadata.name.as_deref() == Some(cm_name.as_str()))
+            });
+            let mut settings = match cm {
+                Some(cm) => InjectorSettings::from_configmap(
+                    &rev,
+                    &cm.obj,
+                    cm.origin.clone(),
+                    VersionInfo {
+                        version: None,
+                        source: String::new(),
+                    },
+                ),
+                None => InjectorSettings::assumed(
+                    &rev,
+                    VersionInfo {
+                        version: None,
+                        source: String::new(),
+                    },
+                ),
+            };
+            settings.version = detect_version(
+                state,
+                &rev,
+                ns,
+                settings.values_tag.as_deref(),
+                version_override,
+            );
+            install.revisions.insert(rev, settings);
+        }
+        install
+    }
+
+    /// The settings of the revision that serves a webhook (Helm defaults when none were found).
+    pub fn settings_for_revision(&self, revision: &str) -> Option<&InjectorSettings> {
+        self.revisions.get(revision)
+    }
+
+    pub fn webhook(&self, configuration: &str, name: &str) -> Option<&IstioWebhook> {
+        self.webhooks
+            .iter()
+            .find(|w| w.configuration == configuration && w.name == name)
+    }
+
+    /// Revisions and tags that some active webhook serves (what `istio.io/rev` may name).
+    pub fn served_revision_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for w in self.webhooks.iter().filter(|w| !w.deactivated) {
+            names.push(w.tag.clone().unwrap_or_else(|| w.revision.clone()));
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// The revision serving a webhook: the configuration's `istio.io/rev` label (Helm sets it, and
+/// tags set it to their target revision), else the `istiod-<rev>` service name, else default.
+fn webhook_revision(cfg: &MutatingWebhookConfiguration, wh: &MutatingWebhook) -> String {
+    if let Some(rev) = cfg
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(REV_LABEL))
+        .filter(|r| !r.is_empty())
+    {
+        return rev.clone();
+    }
+    if let Some(svc) = &wh.client_config.service
+        && let Some(rev) = svc.name.strip_prefix("istiod-")
+    {
+        return rev.to_owned();
+    }
+    "default".to_owned()
+}
+
+fn is_deactivated(wh: &MutatingWebhook) -> bool {
+    let never = |s: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>| {
+        s.and_then(|s| s.match_labels.as_ref())
+            .and_then(|m| m.get("istio.io/deactivated"))
+            .is_some_and(|v| v == "never-match")
+    };
+    never(wh.namespace_selector.as_ref()) && never(wh.object_selector.as_ref())
+}
+
+/// Finds the version a revision's istiod runs: `--istio-version`, else the `discovery`
+/// container image of its Deployment or pods, else `global.tag` in the injector values.
+fn detect_version(
+    state: &ClusterState,
+    revision: &str,
+    namespace: &str,
+    values_tag: Option<&str>,
+    version_override: Option<IstioVersion>,
+) -> VersionInfo {
+    if let Some(v) = version_override {
+        return VersionInfo {
+            version: Some(v),
+            source: "--istio-version".to_owned(),
+        };
+    }
+    let deploy_name = if revision == "default" {
+        "istiod".to_owned()
+    } else {
+        format!("istiod-{revision}")
+    };
+    if let Some(d) = state.deployments.get(Some(namespace), &deploy_name) {
+        let images = d.obj.spec.template.spec.as_ref().map(|s| &s.containers);
+        for c in images.into_iter().flatten() {
+            if let Some(img) = &c.image
+                && let Some(v) = IstioVersion::parse(img)
+            {
+                return VersionInfo {
+                    version: Some(v),
+                    source: format!(
+                        "image {img} of deployment {namespace}/{deploy_name} ({})",
+                        d.origin
+                    ),
+                };
+            }
+        }
+    }
+    for p in state.pods.in_namespace(Some(namespace)) {
+        let labels = p.obj.metadata.labels.as_ref();
+        let is_istiod = labels
+            .and_then(|l| l.get("app"))
+            .is_some_and(|a| a == "istiod");
+        let rev = labels
+            .and_then(|l| l.get(REV_LABEL))
+            .map(String::as_str)
+            .unwrap_or("default");
+        if !is_istiod || rev != revision {
+            continue;
+        }
+        for c in p.obj.spec.iter().flat_map(|s| s.containers.iter()) {
+            if let Some(img) = &c.image
+                && let Some(v) = IstioVersion::parse(img)
+            {
+                let name = p.obj.metadata.name.as_deref().unwrap_or("");
+                return VersionInfo {
+                    version: Some(v),
+                    source: format!("image {img} of pod {namespace}/{name} ({})", p.origin),
+                };
+            }
+        }
+    }
+    if let Some(tag) = values_tag
+        && let Some(v) = IstioVersion::parse(tag)
+    {
+        return VersionInfo {
+            version: Some(v),
+            source: format!("global.tag \"{tag}\" in the injector values"),
+        };
+    }
+    VersionInfo {
+        version: None,
+        source: format!(
+            "no istiod image or injector values tag for revision \"{revision}\" in the input; applying Istio {} rules (use --istio-version to choose)",
+            VersionInfo::ASSUMED
+        ),
+    }
+}
