@@ -5,11 +5,15 @@
 //! (see `docs/architecture.md`). The binaries are thin wrappers around the `cli` module.
 
 pub mod admission;
+pub mod cli;
 pub mod decision;
+pub mod engine;
+pub mod flip;
 pub mod mesh;
 pub mod origin;
 pub mod pki;
 pub mod render;
+pub mod report;
 pub mod selector;
 pub mod source;
 pub mod state;

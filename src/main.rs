@@ -1,1 +1,5 @@
-fn main() {}
+//! The `meshdoctor` binary: all behaviour lives in the library.
+
+fn main() {
+    std::process::exit(meshdoctor::cli::main_with(std::env::args_os()));
+}

@@ -1,1 +1,5 @@
-fn main() {}
+//! The kubectl plugin `kubectl inject-why`: kubectl finds this binary on PATH by its name.
+
+fn main() {
+    std::process::exit(meshdoctor::cli::plugin_main_with(std::env::args_os()));
+}

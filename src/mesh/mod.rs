@@ -1,2 +1,3 @@
 //! Mesh profiles.
 pub mod istio;
+pub mod linkerd;

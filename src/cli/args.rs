@@ -1,0 +1,94 @@
+//! Argument definitions shared by the subcommands and the kubectl plugin.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "meshdoctor",
+    version,
+    about = "Explains whether a service-mesh sidecar (Istio, Linkerd) will be injected into a pod, why, and what is broken in the injection machinery.",
+    after_help = "Exit codes: 0 ran clean, 1 findings at or above --fail-on, 2 usage or input error, 3 could not evaluate."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Explain whether a pod or workload gets a sidecar, step by step, and what would flip it.
+    Explain(ExplainArgs),
+}
+
+/// The kubectl plugin: `kubectl inject-why <kind>/<name>`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl inject-why",
+    bin_name = "kubectl inject-why",
+    version,
+    about = "Explain whether a pod or workload gets a service-mesh sidecar, and why.",
+    after_help = "Examples:\n  kubectl inject-why pod/web-1 -n shop --from snapshot.yaml\n  kubectl inject-why deployment/web -n shop -o json --from snapshot.yaml\n\nExit codes: 0 ran, 2 usage or input error, 3 could not evaluate."
+)]
+pub struct PluginCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(flatten)]
+    pub explain: ExplainArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// When to colour the output (honours NO_COLOR).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    /// Apply the injection rules of this Istio version (X.Y) instead of the detected one.
+    #[arg(long, value_name = "X.Y", global = true)]
+    pub istio_version: Option<String>,
+    /// Emulate an API server older than 1.21, which does not label namespaces with
+    /// kubernetes.io/metadata.name.
+    #[arg(long, global = true)]
+    pub no_metadata_name_label: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Where the cluster state comes from.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Read the cluster state from files instead of a cluster: YAML (multi-document, kind: List),
+    /// JSON (kubectl get -o json), a directory (recursive) or - for stdin. Repeatable.
+    #[arg(long = "from", value_name = "PATH")]
+    pub from: Vec<PathBuf>,
+    /// The namespace of the target (default: "default").
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// What to explain: pod/NAME, deployment/NAME, statefulset/NAME, daemonset/NAME,
+    /// replicaset/NAME, job/NAME or cronjob/NAME (a bare NAME is a pod).
+    #[arg(value_name = "KIND/NAME")]
+    pub target: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = ExplainFormat::Table)]
+    pub output: ExplainFormat,
+}

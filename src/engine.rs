@@ -1,0 +1,501 @@
+//! The injection engine: for one pod (or workload template), which mutating webhooks the API
+//! server calls, and what the mesh injector behind the first matching one decides.
+//!
+//! Everything that does not depend on the pod is prepared once in [`Engine::new`]: webhooks
+//! compiled in call order, each webhook's mesh role, namespace labels as the API server sees
+//! them, and each Istio revision's injector settings. [`Engine::verdict`] is then cheap enough to
+//! run for every pod of a large cluster; [`Engine::explain`] runs the same code with a tracer.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use k8s_openapi::api::core::v1::{Namespace, Pod, PodSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::Value;
+
+use crate::admission::{
+    AdmissionRequest, CompileError, CompiledWebhook, MatchOutcome, MetadataNameLabel,
+    compile_configurations_with_origins, effective_namespace_labels,
+};
+use crate::decision::{Decision, Mesh, WebhookRef};
+use crate::mesh::istio::decide::{INJECT_KEY, PodFacts, inject_required};
+use crate::mesh::istio::install::{IstioInstall, is_istio_injector_webhook};
+use crate::mesh::istio::version::IstioVersion;
+use crate::state::ClusterState;
+use crate::trace::{NoTrace, Step, StepResult, Trace, Tracer};
+use crate::workload::PodSubject;
+
+/// Settings that change how the engine reads the state.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// `--istio-version`: overrides the detected control-plane version.
+    pub istio_version: Option<IstioVersion>,
+    /// Whether the API server adds `kubernetes.io/metadata.name` to namespaces (≥ 1.21).
+    pub metadata_name_label: MetadataNameLabel,
+}
+
+/// What a webhook is to the meshes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookRole {
+    Istio { revision: String },
+    Linkerd,
+    Other,
+}
+
+/// The verdict without a trace: what `check` computes for every pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    pub inject: bool,
+    pub mesh: Option<Mesh>,
+    /// Index into [`Engine::webhooks`] of the injector webhook that decided, when one matched.
+    pub webhook: Option<usize>,
+    pub decisive: &'static str,
+    /// How many mesh injector webhooks matched (more than one means double injection).
+    pub injectors_matched: u8,
+    /// A matching webhook could not be evaluated offline (CEL, unknown namespace).
+    pub not_evaluated: bool,
+}
+
+pub struct Engine<'s> {
+    pub state: &'s ClusterState,
+    pub webhooks: Vec<CompiledWebhook>,
+    pub roles: Vec<WebhookRole>,
+    pub compile_errors: Vec<CompileError>,
+    pub istio: IstioInstall,
+    /// Effective labels per known namespace.
+    namespace_labels: HashMap<String, BTreeMap<String, String>>,
+    options: EngineOptions,
+    /// Some webhook has matchConditions: the pod must be given to CEL as JSON.
+    needs_object_json: bool,
+}
+
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
+impl<'s> Engine<'s> {
+    pub fn new(state: &'s ClusterState, options: EngineOptions) -> Engine<'s> {
+        let configs: Vec<_> = state
+            .mutating_webhooks
+            .iter()
+            .map(|c| (&c.obj, Some(c.origin.clone())))
+            .collect();
+        let (webhooks, compile_errors) = compile_configurations_with_origins(&configs);
+        let roles = webhooks
+            .iter()
+            .map(|w| {
+                if is_istio_injector_webhook(&w.name) {
+                    let revision = state
+                        .mutating_webhooks
+                        .get(None, &w.configuration)
+                        .and_then(|c| c.obj.metadata.labels.as_ref()?.get("istio.io/rev").cloned())
+                        .filter(|r| !r.is_empty())
+                        .or_else(|| match &w.client_config.target {
+                            crate::admission::WebhookTarget::Service { name, .. } => {
+                                name.strip_prefix("istiod-").map(str::to_owned)
+                            }
+                            crate::admission::WebhookTarget::Url(_) => None,
+                        })
+                        .unwrap_or_else(|| "default".to_owned());
+                    WebhookRole::Istio { revision }
+                } else if is_linkerd_injector_webhook(&w.configuration, &w.name) {
+                    WebhookRole::Linkerd
+                } else {
+                    WebhookRole::Other
+                }
+            })
+            .collect();
+        let namespace_labels = state
+            .namespaces
+            .iter()
+            .filter_map(|ns| {
+                let name = ns.obj.metadata.name.as_deref()?;
+                let labels = ns.obj.metadata.labels.as_ref().unwrap_or(&NO_LABELS);
+                Some((
+                    name.to_owned(),
+                    effective_namespace_labels(name, labels, options.metadata_name_label)
+                        .into_owned(),
+                ))
+            })
+            .collect();
+        let needs_object_json = webhooks.iter().any(|w| !w.match_conditions.is_empty());
+        let istio = IstioInstall::discover(state, options.istio_version);
+        Engine {
+            state,
+            webhooks,
+            roles,
+            compile_errors,
+            istio,
+            namespace_labels,
+            options,
+            needs_object_json,
+        }
+    }
+
+    pub fn webhook_ref(&self, index: usize) -> Option<WebhookRef> {
+        self.webhooks.get(index).map(|w| WebhookRef {
+            configuration: w.configuration.to_string(),
+            name: w.name.to_string(),
+        })
+    }
+
+    /// Labels the API server matches namespaceSelectors against for `namespace`, or `None`
+    /// when the namespace is not in the input.
+    pub fn namespace_labels(&self, namespace: &str) -> Option<&BTreeMap<String, String>> {
+        self.namespace_labels.get(namespace)
+    }
+
+    /// The verdict for one pod, without a trace.
+    pub fn verdict(&self, subject: &PodSubject<'_>) -> Verdict {
+        let ns_labels = self.labels_for(&subject.namespace);
+        self.decide(
+            subject.meta,
+            subject.spec,
+            &subject.namespace,
+            &ns_labels,
+            &mut NoTrace,
+        )
+    }
+
+    fn labels_for(&self, namespace: &str) -> Cow<'_, BTreeMap<String, String>> {
+        match self.namespace_labels.get(namespace) {
+            Some(l) => Cow::Borrowed(l),
+            None => Cow::Owned(
+                effective_namespace_labels(namespace, &NO_LABELS, self.options.metadata_name_label)
+                    .into_owned(),
+            ),
+        }
+    }
+
+    /// The full decision with its trace and the change that would flip it.
+    pub fn explain(&self, subject: &PodSubject<'_>) -> Decision {
+        let mut trace = Trace::default();
+        let ns_labels = self.labels_for(&subject.namespace);
+        self.trace_context(subject, &ns_labels, &mut trace);
+        let verdict = self.decide(
+            subject.meta,
+            subject.spec,
+            &subject.namespace,
+            &ns_labels,
+            &mut trace,
+        );
+        let flip = crate::flip::find_flip(self, subject, &verdict);
+        Decision {
+            target: subject.target.clone(),
+            inject: verdict.inject,
+            mesh: verdict.mesh,
+            webhook: verdict.webhook.and_then(|i| self.webhook_ref(i)),
+            revision: verdict.webhook.and_then(|i| match self.roles.get(i) {
+                Some(WebhookRole::Istio { revision }) => Some(revision.clone()),
+                _ => None,
+            }),
+            decisive: verdict.decisive.to_owned(),
+            trace: trace.steps,
+            flip,
+            findings: Vec::new(),
+        }
+    }
+
+    /// Steps that describe the inputs: the namespace's labels, the workload metadata, the
+    /// control-plane version rules.
+    fn trace_context(
+        &self,
+        subject: &PodSubject<'_>,
+        ns_labels: &BTreeMap<String, String>,
+        trace: &mut Trace,
+    ) {
+        let ns = &subject.namespace;
+        match self.state.namespaces.get(None, ns) {
+            Some(n) => trace.record(|| {
+                Step::new(
+                    "namespace",
+                    StepResult::Info,
+                    format!("namespace \"{ns}\" has labels {}", show_labels(ns_labels)),
+                )
+                .with_source(crate::trace::StepSource {
+                    object: format!("Namespace/{ns}"),
+                    field: "metadata.labels".into(),
+                    location: n.origin.to_string(),
+                })
+            }),
+            None => trace.record(|| {
+                Step::new(
+                    "namespace",
+                    StepResult::Info,
+                    format!(
+                        "namespace \"{ns}\" is not in the input: assuming it has no labels but {}",
+                        show_labels(ns_labels)
+                    ),
+                )
+            }),
+        }
+        if let Some(wm) = subject.workload_meta {
+            for key in [INJECT_KEY, "linkerd.io/inject"] {
+                let on_workload = wm
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(key))
+                    .or_else(|| wm.labels.as_ref().and_then(|l| l.get(key)));
+                if let Some(v) = on_workload {
+                    let kind = subject.target.kind.to_ascii_lowercase();
+                    trace.record(|| {
+                        Step::new(
+                            "workload-metadata",
+                            StepResult::Info,
+                            format!(
+                                "{kind} metadata carries {key}={v:?}, which injectors ignore: only the pod template (spec.template.metadata) counts"
+                            ),
+                        )
+                    });
+                }
+            }
+        }
+    }
+
+    fn decide<T: Tracer>(
+        &self,
+        meta: &ObjectMeta,
+        spec: Option<&PodSpec>,
+        namespace: &str,
+        ns_labels: &BTreeMap<String, String>,
+        tracer: &mut T,
+    ) -> Verdict {
+        self.decide_in(meta, spec, namespace, ns_labels, None, tracer)
+    }
+
+    fn decide_in<T: Tracer>(
+        &self,
+        meta: &ObjectMeta,
+        spec: Option<&PodSpec>,
+        namespace: &str,
+        ns_labels: &BTreeMap<String, String>,
+        ns_override: Option<&Namespace>,
+        tracer: &mut T,
+    ) -> Verdict {
+        let labels = meta.labels.as_ref().unwrap_or(&NO_LABELS);
+        let annotations = meta.annotations.as_ref().unwrap_or(&NO_LABELS);
+        let pod_json = if self.needs_object_json {
+            pod_json(meta, spec, namespace)
+        } else {
+            Value::Null
+        };
+        let name = meta.name.as_deref().unwrap_or("");
+        let request =
+            AdmissionRequest::pod_create(namespace, name, &pod_json, labels, Some(ns_labels));
+
+        let mut result: Option<Verdict> = None;
+        let mut injectors_matched = 0u8;
+        let mut not_evaluated = false;
+        let mut any_injector = false;
+        for (i, wh) in self.webhooks.iter().enumerate() {
+            let role = &self.roles[i];
+            if *role == WebhookRole::Other {
+                // Other webhooks matter only when they are called; trace them only then.
+                if wh.matches(&request, &mut NoTrace).is_matched() {
+                    tracer.record(|| {
+                        Step::new(
+                            "other-webhook",
+                            StepResult::Info,
+                            format!(
+                                "webhook {}/{} (not a mesh injector) is also called",
+                                wh.configuration, wh.name
+                            ),
+                        )
+                    });
+                }
+                continue;
+            }
+            any_injector = true;
+            tracer.record(|| {
+                let who = match role {
+                    WebhookRole::Istio { revision } => {
+                        format!("Istio injector, revision \"{revision}\"")
+                    }
+                    _ => "Linkerd proxy injector".to_owned(),
+                };
+                let mut s = Step::new(
+                    "webhook",
+                    StepResult::Info,
+                    format!("webhook {}/{} ({who})", wh.configuration, wh.name),
+                );
+                if let Some(o) = &wh.origin {
+                    s = s.with_source(crate::trace::StepSource {
+                        object: format!("MutatingWebhookConfiguration/{}", wh.configuration),
+                        field: format!("webhooks[{}]", wh.index),
+                        location: o.to_string(),
+                    });
+                }
+                s
+            });
+            match wh.matches(&request, tracer) {
+                MatchOutcome::Matched => {}
+                MatchOutcome::NotMatched(_) => continue,
+                MatchOutcome::NotEvaluated { .. } => {
+                    not_evaluated = true;
+                    continue;
+                }
+            }
+            injectors_matched = injectors_matched.saturating_add(1);
+            if result.is_some() {
+                tracer.record(|| {
+                    Step::new(
+                        "webhook-overlap",
+                        StepResult::Info,
+                        format!(
+                            "webhook {}/{} also matches: the pod is sent to a second injector",
+                            wh.configuration, wh.name
+                        ),
+                    )
+                });
+                continue;
+            }
+            let verdict = match role {
+                WebhookRole::Istio { revision } => {
+                    let facts = PodFacts {
+                        namespace,
+                        labels,
+                        annotations,
+                        host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
+                    };
+                    let fallback;
+                    let settings = match self.istio.settings_for_revision(revision) {
+                        Some(s) => s,
+                        None => {
+                            fallback = crate::mesh::istio::config::InjectorSettings::assumed(
+                                revision,
+                                crate::mesh::istio::version::VersionInfo {
+                                    version: self.options.istio_version,
+                                    source: "assumed".into(),
+                                },
+                            );
+                            &fallback
+                        }
+                    };
+                    tracer.record(|| {
+                        let v = &settings.version;
+                        let rules = v.effective().rules().describe();
+                        Step::new(
+                            "istio-version",
+                            StepResult::Info,
+                            format!("{rules} (version from {})", v.source),
+                        )
+                    });
+                    let v = inject_required(&facts, settings, tracer);
+                    Verdict {
+                        inject: v.inject,
+                        mesh: v.inject.then_some(Mesh::Istio),
+                        webhook: Some(i),
+                        decisive: v.decisive,
+                        injectors_matched: 0,
+                        not_evaluated: false,
+                    }
+                }
+                WebhookRole::Linkerd => {
+                    self.linkerd_verdict(meta, spec, namespace, ns_override, i, tracer)
+                }
+                WebhookRole::Other => continue,
+            };
+            result = Some(verdict);
+        }
+        let mut verdict = result.unwrap_or_else(|| {
+            let decisive = if any_injector { "no-webhook-matched" } else { "no-injector" };
+            tracer.record(|| {
+                if any_injector {
+                    Step::new("no-webhook-matched", StepResult::Fail, "no mesh injection webhook matches this pod: the API server never calls an injector")
+                } else {
+                    Step::new(
+                        "no-injector",
+                        StepResult::Fail,
+                        format!(
+                            "no Istio or Linkerd injection webhook in the input ({} MutatingWebhookConfigurations)",
+                            self.state.mutating_webhooks.len()
+                        ),
+                    )
+                }
+            });
+            Verdict { inject: false, mesh: None, webhook: None, decisive, injectors_matched: 0, not_evaluated: false }
+        });
+        verdict.injectors_matched = injectors_matched;
+        verdict.not_evaluated = not_evaluated;
+        verdict
+    }
+
+    fn linkerd_verdict<T: Tracer>(
+        &self,
+        meta: &ObjectMeta,
+        spec: Option<&PodSpec>,
+        namespace: &str,
+        ns_override: Option<&Namespace>,
+        index: usize,
+        tracer: &mut T,
+    ) -> Verdict {
+        let pod = Pod {
+            metadata: ObjectMeta {
+                namespace: Some(namespace.to_owned()),
+                ..meta.clone()
+            },
+            spec: spec.cloned(),
+            status: None,
+        };
+        let ns: Option<&Namespace> =
+            ns_override.or_else(|| self.state.namespaces.get(None, namespace).map(|n| &n.obj));
+        let d = crate::mesh::linkerd::decide(&pod, ns, tracer);
+        Verdict {
+            inject: d.inject,
+            mesh: d.inject.then_some(Mesh::Linkerd),
+            webhook: Some(index),
+            decisive: d.decisive,
+            injectors_matched: 0,
+            not_evaluated: false,
+        }
+    }
+
+    /// Re-runs the decision with changed namespace labels and pod labels/annotations: how
+    /// `flip` verifies a suggested change before printing it.
+    pub fn verdict_with(
+        &self,
+        subject: &PodSubject<'_>,
+        meta: &ObjectMeta,
+        spec: Option<&PodSpec>,
+        ns_labels: &BTreeMap<String, String>,
+        ns_override: Option<&Namespace>,
+    ) -> Verdict {
+        self.decide_in(
+            meta,
+            spec,
+            &subject.namespace,
+            ns_labels,
+            ns_override,
+            &mut NoTrace,
+        )
+    }
+
+    pub fn effective_labels(&self, namespace: &str) -> BTreeMap<String, String> {
+        self.labels_for(namespace).into_owned()
+    }
+}
+
+fn is_linkerd_injector_webhook(configuration: &str, name: &str) -> bool {
+    crate::mesh::linkerd::is_linkerd_injector_webhook(configuration, name)
+}
+
+/// The pod as the API server would send it to CEL: only built when some webhook needs it.
+fn pod_json(meta: &ObjectMeta, spec: Option<&PodSpec>, namespace: &str) -> Value {
+    let meta = ObjectMeta {
+        namespace: Some(namespace.to_owned()),
+        ..meta.clone()
+    };
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": serde_json::to_value(&meta).unwrap_or(Value::Null),
+        "spec": spec.map(|s| serde_json::to_value(s).unwrap_or(Value::Null)).unwrap_or(Value::Null),
+    })
+}
+
+/// `{a=1, b=2}` or `(none)`.
+pub fn show_labels(labels: &BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        return "(none)".to_owned();
+    }
+    let parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    parts.join(", ")
+}

@@ -1,0 +1,223 @@
+//! Drives every scenario under `fixtures/`: loads `state.yaml`, decides every pod and
+//! workload template in it, and compares with `expected.yaml`. A subject the scenario does not
+//! list fails the test, so a scenario always states the verdict of everything it contains.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use meshdoctor::admission::MetadataNameLabel;
+use meshdoctor::engine::{Engine, EngineOptions};
+use meshdoctor::mesh::istio::version::IstioVersion;
+use meshdoctor::source::offline::{LoadOptions, load_paths};
+use meshdoctor::workload::all_subjects;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[serde(default)]
+    options: Options,
+    #[serde(default, alias = "pods")]
+    subjects: Vec<ExpectedSubject>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    #[serde(default)]
+    istio_version: Option<String>,
+    /// `false` emulates an API server older than 1.21.
+    #[serde(default)]
+    metadata_name_label: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectedSubject {
+    #[serde(default = "pod_kind")]
+    kind: String,
+    namespace: String,
+    name: String,
+    inject: bool,
+    #[serde(default)]
+    mesh: Option<String>,
+    /// `configuration/webhook` of the injector webhook that decided.
+    #[serde(default)]
+    webhook: Option<String>,
+    #[serde(default)]
+    revision: Option<String>,
+    /// The step id that decided.
+    #[serde(default)]
+    decisive: Option<String>,
+    /// Free text: why (for people reading the fixture); or a Linkerd reason id.
+    #[serde(default)]
+    #[allow(dead_code)]
+    reason: Option<String>,
+    /// The suggested change must contain this text.
+    #[serde(default)]
+    flip_contains: Option<String>,
+}
+
+fn pod_kind() -> String {
+    "Pod".to_owned()
+}
+
+fn scenario_dirs() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("fixtures/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("expected.yaml").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn check_scenario(dir: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let name = dir.file_name().unwrap().to_string_lossy().to_string();
+    let expected_text = std::fs::read_to_string(dir.join("expected.yaml")).unwrap();
+    let expected: Expected = match serde_saphyr::from_str(&expected_text) {
+        Ok(e) => e,
+        Err(e) => return vec![format!("{name}/expected.yaml: {e}")],
+    };
+    let state_path = if dir.join("state").is_dir() {
+        dir.join("state")
+    } else {
+        dir.join("state.yaml")
+    };
+    let state = match load_paths(&[state_path], &LoadOptions::default()) {
+        Ok(s) => s,
+        Err(e) => return vec![format!("{name}: {e}")],
+    };
+    let options = EngineOptions {
+        istio_version: expected
+            .options
+            .istio_version
+            .as_deref()
+            .map(|v| IstioVersion::parse(v).expect("valid version")),
+        metadata_name_label: match expected.options.metadata_name_label {
+            Some(false) => MetadataNameLabel::Absent,
+            _ => MetadataNameLabel::Set,
+        },
+    };
+    let engine = Engine::new(&state, options);
+    if !engine.compile_errors.is_empty() {
+        problems.push(format!(
+            "{name}: webhook compile errors: {:?}",
+            engine.compile_errors
+        ));
+    }
+    let subjects = all_subjects(&state, None);
+    let mut seen = BTreeSet::new();
+    for subject in &subjects {
+        let key = (
+            subject.target.kind.clone(),
+            subject.namespace.clone(),
+            subject.target.name.clone(),
+        );
+        seen.insert(key.clone());
+        let Some(exp) = expected
+            .subjects
+            .iter()
+            .find(|e| e.kind == key.0 && e.namespace == key.1 && e.name == key.2)
+        else {
+            problems.push(format!(
+                "{name}: {}/{}/{} is not listed in expected.yaml",
+                key.0, key.1, key.2
+            ));
+            continue;
+        };
+        let fast = engine.verdict(subject);
+        let d = engine.explain(subject);
+        let who = format!("{name}: {} {}/{}", key.0, key.1, key.2);
+        if fast.inject != d.inject || fast.decisive != d.decisive {
+            problems.push(format!("{who}: the traced and untraced decisions differ"));
+        }
+        if d.inject != exp.inject {
+            let trace: Vec<String> = d
+                .trace
+                .iter()
+                .map(|s| format!("  {} {:?} {}", s.step, s.result, s.detail))
+                .collect();
+            problems.push(format!(
+                "{who}: inject = {}, expected {}\n{}",
+                d.inject,
+                exp.inject,
+                trace.join("\n")
+            ));
+        }
+        let mesh = d.mesh.map(|m| m.as_str().to_owned());
+        let exp_mesh = exp.mesh.clone().or_else(|| None);
+        if exp.inject && mesh != exp_mesh {
+            problems.push(format!("{who}: mesh = {mesh:?}, expected {exp_mesh:?}"));
+        }
+        if !exp.inject && mesh.is_some() {
+            problems.push(format!("{who}: not injected but mesh = {mesh:?}"));
+        }
+        if let Some(w) = &exp.webhook {
+            let got = d.webhook.as_ref().map(|w| w.to_string());
+            if got.as_deref() != Some(w.as_str()) {
+                problems.push(format!("{who}: webhook = {got:?}, expected {w}"));
+            }
+        }
+        if let Some(r) = &exp.revision
+            && d.revision.as_deref() != Some(r.as_str())
+        {
+            problems.push(format!("{who}: revision = {:?}, expected {r}", d.revision));
+        }
+        if let Some(dec) = &exp.decisive
+            && &d.decisive != dec
+        {
+            problems.push(format!("{who}: decisive = {}, expected {dec}", d.decisive));
+        }
+        if !d.trace.iter().any(|s| s.step == d.decisive) {
+            problems.push(format!(
+                "{who}: decisive step {} is not in the trace",
+                d.decisive
+            ));
+        }
+        if let Some(f) = &exp.flip_contains
+            && !d
+                .flip
+                .as_deref()
+                .is_some_and(|got| got.contains(f.as_str()))
+        {
+            problems.push(format!(
+                "{who}: flip = {:?}, expected it to contain {f:?}",
+                d.flip
+            ));
+        }
+    }
+    for e in &expected.subjects {
+        if !seen.contains(&(e.kind.clone(), e.namespace.clone(), e.name.clone())) {
+            problems.push(format!(
+                "{name}: expected.yaml lists {}/{}/{} which is not in the state",
+                e.kind, e.namespace, e.name
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_fixture_scenario_gives_its_expected_verdicts() {
+    let dirs = scenario_dirs();
+    assert!(!dirs.is_empty(), "no fixture scenarios found");
+    let mut problems = Vec::new();
+    let mut subjects = 0;
+    for dir in &dirs {
+        problems.extend(check_scenario(dir));
+        subjects += 1;
+    }
+    eprintln!("{} scenarios checked", subjects);
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
