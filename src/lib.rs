@@ -5,6 +5,7 @@
 //! (see `docs/architecture.md`). The binaries are thin wrappers around the `cli` module.
 
 pub mod admission;
+pub mod mesh;
 pub mod origin;
 pub mod pki;
 pub mod render;
