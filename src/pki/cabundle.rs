@@ -91,7 +91,10 @@ fn from_pem(encoding: CaBundleEncoding, pem: Vec<u8>) -> Result<CaBundle, CaBund
 }
 
 fn has_pem_begin(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"-----BEGIN ") || bytes.windows(12).any(|w| w == b"\n-----BEGIN ")
+    bytes.starts_with(b"-----BEGIN ")
+        || bytes
+            .windows(12)
+            .any(|w| w == b"\n-----BEGIN " || w == b"\r-----BEGIN ")
 }
 
 /// Standard base64 as Go's `StdEncoding` reads it: `\r` and `\n` skipped, padding required,
