@@ -243,6 +243,14 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = decode_ca_bundle(&bytes);
+            let _ = decode_ca_bundle(b64(&bytes).as_bytes());
+        }
+    }
+
     #[test]
     fn runbook_md5_matches_md5sum_of_kubectl_output() {
         // `printf '%s' "$(printf 'hello\n' | base64)" | md5sum` and `printf 'hello\n' | md5sum`.

@@ -269,6 +269,18 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_round_trips(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+                                         der in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let _ = pem_blocks(&bytes);
+            let _ = public_certs_only(&String::from_utf8_lossy(&bytes));
+            // Our encoder's output always reads back to the same bytes.
+            let blocks = pem_blocks(encode_pem("CERTIFICATE", &der).as_bytes()).unwrap();
+            proptest::prop_assert_eq!(&blocks[0].der, &der);
+        }
+    }
+
     #[test]
     fn encode_wraps_at_64_columns() {
         let out = encode_pem("X", &[0u8; 60]);
