@@ -16,10 +16,7 @@ pub enum Origin {
 
 impl Origin {
     pub fn file(path: &Arc<str>, line: u32) -> Self {
-        Origin::File {
-            path: Arc::clone(path),
-            line,
-        }
+        Origin::File { path: Arc::clone(path), line }
     }
 }
 
