@@ -5,6 +5,8 @@
 //! (see `docs/architecture.md`). The binaries are thin wrappers around the `cli` module.
 
 pub mod admission;
+pub mod check;
+pub mod checks;
 pub mod cli;
 pub mod decision;
 pub mod engine;

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use meshdoctor::admission::MetadataNameLabel;
+use meshdoctor::check::{RunOptions, run_checks};
 use meshdoctor::engine::{Engine, EngineOptions};
 use meshdoctor::mesh::istio::version::IstioVersion;
 use meshdoctor::source::offline::{LoadOptions, load_paths};
@@ -22,6 +23,28 @@ struct Expected {
     options: Options,
     #[serde(default, alias = "pods")]
     subjects: Vec<ExpectedSubject>,
+    /// When present: exactly these findings from `check -A` (every built-in check).
+    #[serde(default)]
+    findings: Option<Vec<ExpectedFinding>>,
+    /// When present: exactly these checks are skipped.
+    #[serde(default)]
+    skipped: Option<Vec<String>>,
+    /// Seconds since the epoch the checks run at (certificate expiry).
+    #[serde(default)]
+    now: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectedFinding {
+    check: String,
+    /// `kind/namespace/name` or `kind/name`, lowercase kind (as `ObjectRef` prints it).
+    object: String,
+    #[serde(default)]
+    severity: Option<String>,
+    /// The message must contain this text.
+    #[serde(default)]
+    message_contains: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,6 +82,11 @@ struct ExpectedSubject {
     /// The suggested change must contain this text.
     #[serde(default)]
     flip_contains: Option<String>,
+    /// Linkerd's own skip reason ids, in order; compared with Linkerd's report by the
+    /// Linkerd fixture test (`src/mesh/linkerd/fixture_tests.rs`).
+    #[serde(default)]
+    #[allow(dead_code)]
+    reasons: Vec<String>,
 }
 
 fn pod_kind() -> String {
@@ -200,7 +228,135 @@ fn check_scenario(dir: &Path) -> Vec<String> {
             ));
         }
     }
+    if expected.findings.is_some() || expected.skipped.is_some() {
+        problems.extend(check_findings(&name, &state, &engine, &expected));
+    }
     problems
+}
+
+/// Runs every built-in check over the scenario and compares with `findings` / `skipped`.
+fn check_findings(
+    name: &str,
+    state: &meshdoctor::state::ClusterState,
+    engine: &Engine<'_>,
+    expected: &Expected,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let opts = RunOptions {
+        now_unix: expected.now.unwrap_or(1_750_000_000),
+        cert_warn_days: 30,
+        ..RunOptions::default()
+    };
+    let report = match run_checks(state, engine, &meshdoctor::checks::builtin(), &opts) {
+        Ok(r) => r,
+        Err(e) => return vec![format!("{name}: {e}")],
+    };
+    if let Some(want) = &expected.findings {
+        let got: BTreeSet<(String, String)> = report
+            .findings
+            .iter()
+            .map(|f| (f.check.clone(), f.object.to_string()))
+            .collect();
+        let exp: BTreeSet<(String, String)> = want
+            .iter()
+            .map(|f| (f.check.clone(), f.object.clone()))
+            .collect();
+        for extra in got.difference(&exp) {
+            let f = report
+                .findings
+                .iter()
+                .find(|f| f.check == extra.0 && f.object.to_string() == extra.1)
+                .unwrap();
+            problems.push(format!(
+                "{name}: unexpected finding {} on {}: {}",
+                extra.0, extra.1, f.message
+            ));
+        }
+        for missing in exp.difference(&got) {
+            problems.push(format!(
+                "{name}: missing finding {} on {}",
+                missing.0, missing.1
+            ));
+        }
+        for w in want {
+            let Some(f) = report
+                .findings
+                .iter()
+                .find(|f| f.check == w.check && f.object.to_string() == w.object)
+            else {
+                continue;
+            };
+            if let Some(sev) = &w.severity
+                && f.severity.as_str() != sev
+            {
+                problems.push(format!(
+                    "{name}: {} on {}: severity {}, expected {sev}",
+                    w.check,
+                    w.object,
+                    f.severity.as_str()
+                ));
+            }
+            if let Some(text) = &w.message_contains
+                && !f.message.contains(text.as_str())
+            {
+                problems.push(format!(
+                    "{name}: {} on {}: message {:?} lacks {text:?}",
+                    w.check, w.object, f.message
+                ));
+            }
+            if f.fix.trim().is_empty() || f.evidence.is_empty() {
+                problems.push(format!(
+                    "{name}: {} on {}: a finding needs evidence and a fix",
+                    w.check, w.object
+                ));
+            }
+        }
+    }
+    if let Some(want) = &expected.skipped {
+        let got: BTreeSet<&str> = report.skipped.iter().map(|s| s.check.as_str()).collect();
+        let exp: BTreeSet<&str> = want.iter().map(String::as_str).collect();
+        if got != exp {
+            problems.push(format!("{name}: skipped checks {got:?}, expected {exp:?}"));
+        }
+    }
+    problems
+}
+
+/// Every built-in check must fire in some scenario and run silently in another.
+#[test]
+fn every_check_fires_somewhere_and_stays_silent_somewhere() {
+    let mut fired: BTreeSet<String> = BTreeSet::new();
+    let mut silent: BTreeSet<String> = BTreeSet::new();
+    let ids: Vec<String> = meshdoctor::checks::builtin()
+        .iter()
+        .map(|c| meshdoctor::check::doc::parse(c.doc()).unwrap().id)
+        .collect();
+    for dir in scenario_dirs() {
+        let text = std::fs::read_to_string(dir.join("expected.yaml")).unwrap();
+        let Ok(expected) = serde_saphyr::from_str::<Expected>(&text) else {
+            continue;
+        };
+        let (Some(findings), Some(skipped)) = (&expected.findings, &expected.skipped) else {
+            continue;
+        };
+        for id in &ids {
+            if findings.iter().any(|f| &f.check == id) {
+                fired.insert(id.clone());
+            } else if !skipped.contains(id) {
+                silent.insert(id.clone());
+            }
+        }
+    }
+    let never_fired: Vec<_> = ids.iter().filter(|i| !fired.contains(*i)).collect();
+    let never_silent: Vec<_> = ids.iter().filter(|i| !silent.contains(*i)).collect();
+    assert!(
+        never_fired.is_empty(),
+        "checks with no scenario where they fire: {never_fired:?}"
+    );
+    assert!(
+        never_silent.is_empty(),
+        "checks with no scenario where they run and stay silent: {never_silent:?}"
+    );
 }
 
 #[test]

@@ -22,6 +22,10 @@ pub struct Cli {
 pub enum Command {
     /// Explain whether a pod or workload gets a sidecar, step by step, and what would flip it.
     Explain(ExplainArgs),
+    /// Run the check catalog over namespaces: findings with evidence and a fix.
+    Check(CheckArgs),
+    /// List the checks, or print one check's documentation.
+    Checks(ChecksArgs),
 }
 
 /// The kubectl plugin: `kubectl inject-why <kind>/<name>`.
@@ -91,4 +95,54 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = ExplainFormat::Table)]
     pub output: ExplainFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+/// The lowest severity that makes `check` exit with 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Check every namespace.
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+    /// Run only this check (repeatable).
+    #[arg(long = "check", value_name = "ID")]
+    pub only: Vec<String>,
+    /// Do not run this check (repeatable).
+    #[arg(long = "skip", value_name = "ID")]
+    pub skip: Vec<String>,
+    /// Exit with 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+    /// Warn about certificates expiring within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub cert_expiry_days: u32,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = CheckFormat::Table)]
+    pub output: CheckFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ChecksArgs {
+    /// Print this check's documentation instead of the list.
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+    /// Print the whole catalog as Markdown (this is how docs/checks.md is generated).
+    #[arg(long, conflicts_with = "id")]
+    pub markdown: bool,
 }

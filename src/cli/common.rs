@@ -65,3 +65,11 @@ pub fn print(text: &str) {
         let _ = out.write_all(b"\n");
     }
 }
+
+/// comfy-table pads every cell; trailing spaces are noise in a terminal and in snapshots.
+pub fn trim_table(text: &str) -> String {
+    text.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}

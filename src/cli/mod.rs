@@ -3,6 +3,8 @@
 //! `--fail-on`, 2 usage or input error, 3 could not evaluate.
 
 pub mod args;
+pub mod check;
+pub mod checks;
 pub mod common;
 pub mod explain;
 
@@ -68,6 +70,8 @@ fn clap_exit(e: &clap::Error) -> i32 {
 fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Explain(a) => explain::run(&cli.global, a),
+        Command::Check(a) => check::run(&cli.global, a),
+        Command::Checks(a) => checks::run(a),
     }
 }
 

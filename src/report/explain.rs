@@ -77,7 +77,7 @@ pub fn table(d: &Decision, color: bool) -> String {
             Cell::new(detail),
         ]);
     }
-    out.push_str(&t.to_string());
+    out.push_str(&crate::cli::common::trim_table(&t.to_string()));
     out.push('\n');
     match &d.flip {
         Some(f) => out.push_str(&format!("\nto flip: {f}\n")),

@@ -1,5 +1,6 @@
 //! Rendering of decisions and findings. Reports never decide anything.
 
+pub mod check;
 pub mod explain;
 
 use serde::Serialize;

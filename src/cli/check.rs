@@ -1,0 +1,61 @@
+//! `meshdoctor check`: run the catalog over one namespace or all of them.
+
+use super::Failure;
+use super::args::{CheckArgs, CheckFormat, FailOn, GlobalArgs};
+use crate::check::{RunOptions, Severity, run_checks};
+use crate::engine::Engine;
+use crate::report;
+
+pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
+    let state = super::common::load_state(&args.source)?;
+    let engine = Engine::new(&state, super::common::engine_options(global)?);
+    let namespace = if args.all_namespaces {
+        None
+    } else {
+        Some(
+            args.source
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".to_owned()),
+        )
+    };
+    let opts = RunOptions {
+        namespace,
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+        now_unix: now_unix(),
+        cert_warn_days: args.cert_expiry_days,
+    };
+    let checks = crate::checks::builtin();
+    let report = run_checks(&state, &engine, &checks, &opts).map_err(Failure::Usage)?;
+    let out = match args.output {
+        CheckFormat::Table => report::check::table(&report, super::common::use_color(global)),
+        CheckFormat::Json => report::to_json(&report),
+        CheckFormat::Yaml => report::to_yaml(&report),
+    };
+    super::common::print(&out);
+    let threshold = match args.fail_on {
+        FailOn::Error => Some(Severity::Error),
+        FailOn::Warning => Some(Severity::Warning),
+        FailOn::Info => Some(Severity::Info),
+        FailOn::Never => None,
+    };
+    match (threshold, report.worst()) {
+        (Some(t), Some(w)) if w >= t => Err(Failure::Findings),
+        _ => Ok(()),
+    }
+}
+
+/// The current time, for certificate expiry. `MESHDOCTOR_NOW` (seconds since the epoch) pins
+/// it, so that fixtures with real certificates give the same answer on every day.
+pub fn now_unix() -> i64 {
+    if let Some(v) =
+        std::env::var_os("MESHDOCTOR_NOW").and_then(|v| v.to_str().and_then(|s| s.parse().ok()))
+    {
+        return v;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
