@@ -59,6 +59,14 @@ struct ExpectedSubject {
     /// The suggested change must contain this text.
     #[serde(default)]
     flip_contains: Option<String>,
+    /// Some trace line, rendered `step result detail` (result in kebab-case, e.g.
+    /// `match-conditions not-evaluated ...`), must contain this text.
+    #[serde(default)]
+    trace_contains: Option<String>,
+    /// Linkerd reason ids (`injection_enable_annotation_absent`, ...): each must appear in the
+    /// trace.
+    #[serde(default)]
+    reasons: Vec<String>,
 }
 
 fn pod_kind() -> String {
@@ -179,6 +187,26 @@ fn check_scenario(dir: &Path) -> Vec<String> {
                 "{who}: decisive step {} is not in the trace",
                 d.decisive
             ));
+        }
+        let wanted = exp.trace_contains.iter().chain(&exp.reasons);
+        for t in wanted {
+            let lines: Vec<String> = d
+                .trace
+                .iter()
+                .map(|s| {
+                    let result = serde_json::to_value(s.result)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    format!("{} {result} {}", s.step, s.detail)
+                })
+                .collect();
+            if !lines.iter().any(|l| l.contains(t.as_str())) {
+                problems.push(format!(
+                    "{who}: no trace line contains {t:?}:\n  {}",
+                    lines.join("\n  ")
+                ));
+            }
         }
         if let Some(f) = &exp.flip_contains
             && !d
