@@ -159,7 +159,7 @@ fn check_scenario(dir: &Path) -> Vec<String> {
             ));
         }
         let mesh = d.mesh.map(|m| m.as_str().to_owned());
-        let exp_mesh = exp.mesh.clone().or_else(|| None);
+        let exp_mesh = exp.mesh.clone();
         if exp.inject && mesh != exp_mesh {
             problems.push(format!("{who}: mesh = {mesh:?}, expected {exp_mesh:?}"));
         }

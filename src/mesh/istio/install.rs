@@ -214,8 +214,8 @@ fn detect_version(
     } else {
         format!("istiod-{revision}")
     };
-    let candidates = std::iter::once(deploy_name.as_str())
-        .chain(service.filter(|s| *s != deploy_name));
+    let candidates =
+        std::iter::once(deploy_name.as_str()).chain(service.filter(|s| *s != deploy_name));
     for name in candidates {
         let Some(d) = state.deployments.get(Some(namespace), name) else {
             continue;
@@ -227,7 +227,10 @@ fn detect_version(
             {
                 return VersionInfo {
                     version: Some(v),
-                    source: format!("image {img} of deployment {namespace}/{name} ({})", d.origin),
+                    source: format!(
+                        "image {img} of deployment {namespace}/{name} ({})",
+                        d.origin
+                    ),
                 };
             }
         }
@@ -315,7 +318,10 @@ spec:
             Some(IstioVersion { major: 1, minor: 1 })
         );
         assert!(
-            settings.version.source.contains("istio-system/istio-sidecar-injector"),
+            settings
+                .version
+                .source
+                .contains("istio-system/istio-sidecar-injector"),
             "{}",
             settings.version.source
         );
