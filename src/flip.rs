@@ -49,7 +49,12 @@ fn candidates(engine: &Engine<'_>, subject: &PodSubject<'_>, verdict: &Verdict) 
             Some(crate::decision::Mesh::Linkerd) => {
                 out.push(Change::PodAnnotation(LINKERD_KEY.into(), "disabled".into()))
             }
-            _ => out.push(Change::PodLabel(INJECT_KEY.into(), "false".into())),
+            _ => {
+                out.push(Change::PodLabel(INJECT_KEY.into(), "false".into()));
+                // Istio ≤ 1.11 reads only the annotation, and a legacy webhook without an
+                // objectSelector does not look at the label either.
+                out.push(Change::PodAnnotation(INJECT_KEY.into(), "false".into()));
+            }
         }
         return out;
     }
@@ -81,6 +86,16 @@ fn candidates(engine: &Engine<'_>, subject: &PodSubject<'_>, verdict: &Verdict) 
             out.push(Change::NamespaceLabels(labels));
         }
         out.push(Change::PodLabel(INJECT_KEY.into(), "true".into()));
+        // Whatever else selects a namespace for some Istio webhook (the legacy
+        // `istio-injection: enabled` matchLabels, customised selectors).
+        for (i, w) in engine.webhooks.iter().enumerate() {
+            if matches!(engine.roles.get(i), Some(WebhookRole::Istio { .. }))
+                && let Some(labels) = labels_to_select(&w.namespace_selector, &ns_labels)
+            {
+                out.push(Change::NamespaceLabels(labels));
+            }
+        }
+        out.push(Change::PodAnnotation(INJECT_KEY.into(), "true".into()));
     }
     if has_linkerd {
         out.push(Change::NamespaceAnnotation(
@@ -93,6 +108,37 @@ fn candidates(engine: &Engine<'_>, subject: &PodSubject<'_>, verdict: &Verdict) 
         out.push(Change::NoHostNetwork);
     }
     out
+}
+
+/// The namespace label changes that make `selector` match, or `None` when it already matches,
+/// cannot be satisfied by choosing label values (`Exists`, the API server's own
+/// `kubernetes.io/metadata.name`) or is a deactivated (`istio.io/deactivated`) selector.
+fn labels_to_select(
+    selector: &crate::selector::Selector,
+    labels: &BTreeMap<String, String>,
+) -> Option<Vec<(String, Option<String>)>> {
+    use crate::selector::Operator;
+    if selector.is_nothing() || selector.matches(labels) {
+        return None;
+    }
+    let mut changes = Vec::new();
+    for r in selector.requirements() {
+        let current = labels.get(r.key()).map(String::as_str);
+        if r.matches_value(current) {
+            continue;
+        }
+        if r.key() == crate::admission::METADATA_NAME_LABEL || r.key() == "istio.io/deactivated" {
+            return None;
+        }
+        match r.operator() {
+            Operator::Equals | Operator::In => {
+                changes.push((r.key().to_owned(), Some(r.values().next()?.to_owned())));
+            }
+            Operator::NotIn | Operator::DoesNotExist => changes.push((r.key().to_owned(), None)),
+            Operator::Exists => return None,
+        }
+    }
+    Some(changes)
 }
 
 fn simulate(engine: &Engine<'_>, subject: &PodSubject<'_>, change: &Change) -> Option<Verdict> {
@@ -203,4 +249,88 @@ fn template_patch(
         _ => format!("{{\"spec\":{{\"template\":{inner}}}}}"),
     };
     format!("kubectl patch {kind} {name} -n {ns} --type merge -p '{body}'")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Engine, EngineOptions};
+    use crate::source::offline::{LoadOptions, load_text};
+    use crate::state::ClusterState;
+    use crate::workload::all_subjects;
+
+    /// The seed documents' single opt-in webhook, served by an Istio 1.1 injector.
+    const LEGACY: &str = r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: istio-sidecar-injector}
+webhooks:
+- name: sidecar-injector.istio.io
+  clientConfig:
+    service: {name: istio-sidecar-injector, namespace: istio-system, path: /inject}
+  sideEffects: None
+  admissionReviewVersions: [v1beta1]
+  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods]}]
+  namespaceSelector:
+    matchLabels: {istio-injection: enabled}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istio-sidecar-injector, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: sidecar-injector}}
+  template:
+    metadata:
+      labels: {istio: sidecar-injector}
+      annotations: {sidecar.istio.io/inject: "false"}
+    spec:
+      containers: [{name: webhook, image: "docker.io/istio/sidecar_injector:1.1.17"}]
+---
+{apiVersion: v1, kind: Namespace, metadata: {name: istio-system}}
+---
+{apiVersion: v1, kind: Namespace, metadata: {name: shop, labels: {istio-injection: enabled}}}
+---
+{apiVersion: v1, kind: Namespace, metadata: {name: legacy}}
+---
+{apiVersion: v1, kind: Pod, metadata: {name: in-shop, namespace: shop}, spec: {containers: [{name: a}]}}
+---
+{apiVersion: v1, kind: Pod, metadata: {name: in-legacy, namespace: legacy}, spec: {containers: [{name: a}]}}
+"#;
+
+    fn flips() -> Vec<(String, bool, Option<String>)> {
+        let mut state = ClusterState::default();
+        load_text(&mut state, "legacy.yaml", LEGACY, &LoadOptions::default()).unwrap();
+        let engine = Engine::new(&state, EngineOptions::default());
+        all_subjects(&state, None)
+            .iter()
+            .map(|s| {
+                let d = engine.explain(s);
+                (s.target.name.clone(), d.inject, d.flip)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn legacy_matchlabels_webhook_suggests_its_namespace_label() {
+        let all = flips();
+        let (_, inject, flip) = all.iter().find(|(n, ..)| n == "in-legacy").unwrap();
+        assert!(!inject);
+        assert_eq!(
+            flip.as_deref(),
+            Some(
+                "kubectl label namespace legacy istio-injection=enabled --overwrite (then recreate pod in-legacy: injection happens only when a pod is created)"
+            )
+        );
+    }
+
+    #[test]
+    fn istio_1_1_opts_out_with_the_annotation_not_the_label() {
+        let all = flips();
+        let (_, inject, flip) = all.iter().find(|(n, ..)| n == "in-shop").unwrap();
+        assert!(inject);
+        let flip = flip.as_deref().unwrap_or_default();
+        assert!(
+            flip.contains("metadata.annotations.sidecar.istio.io/inject: \"false\""),
+            "{flip}"
+        );
+    }
 }

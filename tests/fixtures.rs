@@ -82,10 +82,13 @@ struct ExpectedSubject {
     /// The suggested change must contain this text.
     #[serde(default)]
     flip_contains: Option<String>,
-    /// Linkerd's own skip reason ids, in order; compared with Linkerd's report by the
-    /// Linkerd fixture test (`src/mesh/linkerd/fixture_tests.rs`).
+    /// Some trace line, rendered `step result detail` (result in kebab-case, e.g.
+    /// `match-conditions not-evaluated ...`), must contain this text.
     #[serde(default)]
-    #[allow(dead_code)]
+    trace_contains: Option<String>,
+    /// Linkerd reason ids (`injection_enable_annotation_absent`, ...): each must appear in the
+    /// trace.
+    #[serde(default)]
     reasons: Vec<String>,
 }
 
@@ -179,7 +182,7 @@ fn check_scenario(dir: &Path) -> Vec<String> {
             ));
         }
         let mesh = d.mesh.map(|m| m.as_str().to_owned());
-        let exp_mesh = exp.mesh.clone().or_else(|| None);
+        let exp_mesh = exp.mesh.clone();
         if exp.inject && mesh != exp_mesh {
             problems.push(format!("{who}: mesh = {mesh:?}, expected {exp_mesh:?}"));
         }
@@ -207,6 +210,26 @@ fn check_scenario(dir: &Path) -> Vec<String> {
                 "{who}: decisive step {} is not in the trace",
                 d.decisive
             ));
+        }
+        let wanted = exp.trace_contains.iter().chain(&exp.reasons);
+        for t in wanted {
+            let lines: Vec<String> = d
+                .trace
+                .iter()
+                .map(|s| {
+                    let result = serde_json::to_value(s.result)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    format!("{} {result} {}", s.step, s.detail)
+                })
+                .collect();
+            if !lines.iter().any(|l| l.contains(t.as_str())) {
+                problems.push(format!(
+                    "{who}: no trace line contains {t:?}:\n  {}",
+                    lines.join("\n  ")
+                ));
+            }
         }
         if let Some(f) = &exp.flip_contains
             && !d

@@ -380,12 +380,25 @@ mod tests {
         s
     }
 
-    /// The facts of Istio's `TestInjectRequired` (36 cases), rewritten as a table:
     /// (case, policy, never, always, annotation, label, other labels, hostNetwork, want).
+    type InjectCase = (
+        u32,
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        &'static str,
+        bool,
+        bool,
+    );
+
+    /// The facts of Istio's `TestInjectRequired` (36 cases), rewritten as a table of
+    /// [`InjectCase`].
     #[test]
     fn inject_required_cases() {
         #[rustfmt::skip]
-        let cases: &[(u32, &str, &str, &str, Option<&str>, Option<&str>, &str, bool, bool)] = &[
+        let cases: &[InjectCase] = &[
             (1, "enabled", "", "", None, None, "", false, true),
             (2, "enabled", "", "", None, None, "", false, true),
             (3, "enabled", "", "", Some("true"), None, "", false, true),

@@ -46,7 +46,9 @@ pub struct IstioInstall {
 impl IstioInstall {
     pub fn discover(state: &ClusterState, version_override: Option<IstioVersion>) -> IstioInstall {
         let mut install = IstioInstall::default();
-        let mut service_namespace: BTreeMap<String, String> = BTreeMap::new();
+        // Where each revision's injector service lives, and its name (`istiod[-rev]`, or
+        // `istio-sidecar-injector` for installs older than 1.5 that ran a separate injector).
+        let mut service_of: BTreeMap<String, (String, String)> = BTreeMap::new();
         for cfg in state.mutating_webhooks.iter() {
             for wh in cfg.obj.webhooks.iter().flatten() {
                 if !is_istio_injector_webhook(&wh.name) {
@@ -54,9 +56,9 @@ impl IstioInstall {
                 }
                 let revision = webhook_revision(&cfg.obj, wh);
                 if let Some(svc) = &wh.client_config.service {
-                    service_namespace
+                    service_of
                         .entry(revision.clone())
-                        .or_insert_with(|| svc.namespace.clone());
+                        .or_insert_with(|| (svc.namespace.clone(), svc.name.clone()));
                 }
                 install.webhooks.push(IstioWebhook {
                     configuration: cfg.obj.metadata.name.clone().unwrap_or_default(),
@@ -90,10 +92,11 @@ impl IstioInstall {
         revisions.dedup();
 
         for rev in revisions {
-            let ns = service_namespace
+            let ns = service_of
                 .get(&rev)
-                .map(String::as_str)
+                .map(|(ns, _)| ns.as_str())
                 .unwrap_or(DEFAULT_NAMESPACE);
+            let service = service_of.get(&rev).map(|(_, name)| name.as_str());
             let cm_name = if rev == "default" {
                 "istio-sidecar-injector".to_owned()
             } else {
@@ -127,6 +130,7 @@ impl IstioInstall {
                 state,
                 &rev,
                 ns,
+                service,
                 settings.values_tag.as_deref(),
                 version_override,
             );
@@ -187,12 +191,15 @@ fn is_deactivated(wh: &MutatingWebhook) -> bool {
     never(wh.namespace_selector.as_ref()) && never(wh.object_selector.as_ref())
 }
 
-/// Finds the version a revision's istiod runs: `--istio-version`, else the `discovery`
-/// container image of its Deployment or pods, else `global.tag` in the injector values.
+/// Finds the version a revision's istiod runs: `--istio-version`, else the image of its
+/// Deployment (`istiod[-<rev>]`, or the Deployment named like the webhook's service, which is
+/// how Istio < 1.5 ran its separate `istio-sidecar-injector`) or of its pods, else
+/// `global.tag` in the injector values.
 fn detect_version(
     state: &ClusterState,
     revision: &str,
     namespace: &str,
+    service: Option<&str>,
     values_tag: Option<&str>,
     version_override: Option<IstioVersion>,
 ) -> VersionInfo {
@@ -207,7 +214,12 @@ fn detect_version(
     } else {
         format!("istiod-{revision}")
     };
-    if let Some(d) = state.deployments.get(Some(namespace), &deploy_name) {
+    let candidates =
+        std::iter::once(deploy_name.as_str()).chain(service.filter(|s| *s != deploy_name));
+    for name in candidates {
+        let Some(d) = state.deployments.get(Some(namespace), name) else {
+            continue;
+        };
         let images = d.obj.spec.template.spec.as_ref().map(|s| &s.containers);
         for c in images.into_iter().flatten() {
             if let Some(img) = &c.image
@@ -216,7 +228,7 @@ fn detect_version(
                 return VersionInfo {
                     version: Some(v),
                     source: format!(
-                        "image {img} of deployment {namespace}/{deploy_name} ({})",
+                        "image {img} of deployment {namespace}/{name} ({})",
                         d.origin
                     ),
                 };
@@ -261,5 +273,57 @@ fn detect_version(
             "no istiod image or injector values tag for revision \"{revision}\" in the input; applying Istio {} rules (use --istio-version to choose)",
             VersionInfo::ASSUMED
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::offline::{LoadOptions, load_text};
+
+    /// Istio < 1.5 ran the injector as its own Deployment, named like the webhook's service.
+    #[test]
+    fn version_of_a_separate_injector_deployment() {
+        let text = r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: istio-sidecar-injector
+webhooks:
+- name: sidecar-injector.istio.io
+  clientConfig:
+    service: {name: istio-sidecar-injector, namespace: istio-system, path: /inject}
+  sideEffects: None
+  admissionReviewVersions: [v1beta1]
+  namespaceSelector:
+    matchLabels: {istio-injection: enabled}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istio-sidecar-injector, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: sidecar-injector}}
+  template:
+    metadata: {labels: {istio: sidecar-injector}}
+    spec:
+      containers:
+      - {name: sidecar-injector-webhook, image: "docker.io/istio/sidecar_injector:1.1.17"}
+"#;
+        let mut state = ClusterState::default();
+        load_text(&mut state, "t.yaml", text, &LoadOptions::default()).unwrap();
+        let install = IstioInstall::discover(&state, None);
+        let settings = install.settings_for_revision("default").unwrap();
+        assert_eq!(
+            settings.version.version,
+            Some(IstioVersion { major: 1, minor: 1 })
+        );
+        assert!(
+            settings
+                .version
+                .source
+                .contains("istio-system/istio-sidecar-injector"),
+            "{}",
+            settings.version.source
+        );
     }
 }
