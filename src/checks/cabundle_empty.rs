@@ -5,8 +5,8 @@
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
 
 use super::machinery::{
-    BundleProblem, MeshKind, MeshWebhook, by_configuration, mesh_webhooks, name_list,
-    patch_ca_bundle_command, webhook_bundle,
+    BundleProblem, MeshKind, MeshWebhook, by_configuration, mesh_webhooks, patch_ca_bundle_command,
+    webhook_bundle, which_webhooks,
 };
 
 pub struct CabundleEmpty;
@@ -55,15 +55,8 @@ fn finding(
     problem: &BundleProblem,
     bad: &[(&MeshWebhook<'_>, BundleProblem)],
 ) -> Finding {
-    let names: Vec<String> = bad
-        .iter()
-        .map(|(w, _)| format!("\"{}\"", w.webhook.name))
-        .collect();
-    let which = if names.len() > 1 {
-        format!("webhooks {}", name_list(&names))
-    } else {
-        format!("webhook {}", name_list(&names))
-    };
+    let (which, plural) = which_webhooks(bad.iter().map(|(w, _)| *w));
+    let has = if plural { "have" } else { "has" };
     let svc = first.service();
     let namespace = svc.as_ref().map_or("istio-system", |s| s.namespace.as_str());
     let cfg_obj = ctx.state.mutating_webhooks.get(None, configuration);
@@ -90,7 +83,7 @@ fn finding(
     let (message, fix) = match problem {
         BundleProblem::Undecodable { what, apiserver } => (
             format!(
-                "{which} of {configuration} has a caBundle the API server cannot load ({what}): every call fails with \"could not get REST client: {apiserver}\" before reaching the injector"
+                "{which} of {configuration} {has} a caBundle the API server cannot load ({what}): every call fails with \"could not get REST client: {apiserver}\" before reaching the injector"
             ),
             patch_ca_bundle_command(first, namespace),
         ),
@@ -106,16 +99,18 @@ fn finding(
                 }
                 (
                     format!(
-                        "{which} of {configuration} has no caBundle although {annotation}={from} asks cert-manager's cainjector to fill it: the API server cannot verify the injector's certificate (x509: certificate signed by unknown authority)"
+                        "{which} of {configuration} {has} no caBundle although {annotation}={from} asks cert-manager's cainjector to fill it: the API server cannot verify the injector's certificate (x509: certificate signed by unknown authority)"
                     ),
                     "kubectl -n cert-manager rollout restart deployment cert-manager-cainjector"
                         .to_owned(),
                 )
             }
-            (MeshKind::Istio, None) => istio_empty(ctx, configuration, first, &which, &mut evidence),
+            (MeshKind::Istio, None) => {
+                istio_empty(ctx, configuration, first, &which, has, &mut evidence)
+            }
             (MeshKind::Linkerd, None) => (
                 format!(
-                    "{which} of {configuration} has no caBundle: the API server cannot verify the proxy injector's certificate (x509: certificate signed by unknown authority); Linkerd's chart renders it, so it was removed after install (e.g. a GitOps tool re-applied the configuration without it)"
+                    "{which} of {configuration} {has} no caBundle: the API server cannot verify the proxy injector's certificate (x509: certificate signed by unknown authority); Linkerd's chart renders it, so it was removed after install (e.g. a GitOps tool re-applied the configuration without it)"
                 ),
                 patch_ca_bundle_command(first, namespace),
             ),
@@ -141,6 +136,7 @@ fn istio_empty(
     configuration: &str,
     first: &MeshWebhook<'_>,
     which: &str,
+    has: &str,
     evidence: &mut Vec<Evidence>,
 ) -> (String, String) {
     let revision = ctx
@@ -176,14 +172,14 @@ fn istio_empty(
         ));
         return (
             format!(
-                "{which} of {configuration} has no caBundle, and the configuration lacks the label istio.io/rev={revision} that istiod's caBundle patcher selects by: istiod will never fill it, and every call fails with x509: certificate signed by unknown authority"
+                "{which} of {configuration} {has} no caBundle, and the configuration lacks the label istio.io/rev={revision} that istiod's caBundle patcher selects by: istiod will never fill it, and every call fails with x509: certificate signed by unknown authority"
             ),
             format!("kubectl label mutatingwebhookconfiguration {configuration} istio.io/rev={revision}"),
         );
     }
     (
         format!(
-            "{which} of {configuration} has no caBundle: istiod (revision {revision}) patches it at runtime, so an empty one means istiod is not running or cannot update the configuration (RBAC, or a GitOps tool re-applied it); until then every call fails with x509: certificate signed by unknown authority"
+            "{which} of {configuration} {has} no caBundle: istiod (revision {revision}) patches it at runtime, so an empty one means istiod is not running or cannot update the configuration (RBAC, or a GitOps tool re-applied it); until then every call fails with x509: certificate signed by unknown authority"
         ),
         format!("kubectl -n {namespace} rollout restart deployment {deployment}"),
     )

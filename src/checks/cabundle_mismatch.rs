@@ -9,7 +9,7 @@ use crate::pki::{CertInfo, TrustComparison, bundle_fingerprint, runbook_md5, run
 
 use super::machinery::{
     CertSource, MeshKind, MeshWebhook, by_configuration, cert_label, mesh_root, mesh_webhooks,
-    name_list, patch_from_source_command, webhook_bundle,
+    patch_from_source_command, webhook_bundle, which_webhooks,
 };
 
 pub struct CabundleMismatch;
@@ -63,15 +63,7 @@ impl Check for CabundleMismatch {
             let Some((first, certs, pem, cmp, root)) = bad.first() else {
                 continue;
             };
-            let names: Vec<String> = bad
-                .iter()
-                .map(|(w, ..)| format!("\"{}\"", w.webhook.name))
-                .collect();
-            let which = if names.len() > 1 {
-                format!("webhooks {}", name_list(&names))
-            } else {
-                format!("webhook {}", name_list(&names))
-            };
+            let (which, _) = which_webhooks(bad.iter().map(|(w, ..)| *w));
             let bundle_fp = bundle_fingerprint(certs);
             let root_fp = bundle_fingerprint(&root.certs);
             let short = |fp: &str| fp.chars().take(12).collect::<String>();
@@ -103,7 +95,7 @@ impl Check for CabundleMismatch {
                 "a serving certificate issued by the missing CA will not be trusted (a CA rotation half done?)".to_owned()
             };
             let message = format!(
-                "caBundle of {which} in {configuration} {what} the {} CA in {} (bundle sha256 {}… vs {}…): {consequence}",
+                "caBundle of {which} in {configuration} {what} the {} CA in {}: bundle sha256 {}… vs {}…; {consequence}",
                 first.mesh.name(),
                 root.describe(),
                 short(&bundle_fp),
@@ -135,7 +127,7 @@ impl Check for CabundleMismatch {
                     first.origin,
                 ),
                 Evidence::new(
-                    format!("{} md5, as the runbook compares it", root.field()),
+                    "md5sum, as the runbook compares them",
                     format!("{bundle_md5}  ({bundle_cmd})"),
                     format!("{root_md5}  ({root_cmd})"),
                     &root.origin,

@@ -7,8 +7,8 @@ use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, 
 use crate::pki::{ChainError, Time, verify_serving_cert};
 
 use super::machinery::{
-    CertSource, MeshKind, MeshWebhook, by_configuration, mesh_root, mesh_webhooks, name_list,
-    patch_from_source_command, serving_cert, webhook_bundle,
+    CertSource, MeshKind, MeshWebhook, by_configuration, mesh_root, mesh_webhooks,
+    patch_from_source_command, serving_cert, webhook_bundle, which_webhooks,
 };
 
 pub struct CertChain;
@@ -85,15 +85,7 @@ fn finding(
     host: &str,
     failures: &[(&MeshWebhook<'_>, CertSource, ChainError, String)],
 ) -> Finding {
-    let names: Vec<String> = failures
-        .iter()
-        .map(|(w, ..)| format!("\"{}\"", w.webhook.name))
-        .collect();
-    let which = if names.len() > 1 {
-        format!("webhooks {}", name_list(&names))
-    } else {
-        format!("webhook {}", name_list(&names))
-    };
+    let (which, _) = which_webhooks(failures.iter().map(|(w, ..)| *w));
     let now = Time::from_unix(ctx.now_unix).rfc3339;
     let apiserver = err.go_message().map(|m| {
         let port = first.service().map_or(443, |s| s.port);

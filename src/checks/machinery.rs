@@ -708,3 +708,16 @@ pub fn by_service<'w, 'a>(webhooks: &'w [MeshWebhook<'a>]) -> Vec<ServiceUse<'w,
     }
     out
 }
+
+/// `webhook "a"` / `webhooks "a" and "b"`, and whether that is plural (for the verb).
+pub fn which_webhooks<'w, 'a: 'w>(
+    webhooks: impl IntoIterator<Item = &'w MeshWebhook<'a>>,
+) -> (String, bool) {
+    let names: Vec<String> = webhooks
+        .into_iter()
+        .map(|w| format!("\"{}\"", w.webhook.name))
+        .collect();
+    let plural = names.len() > 1;
+    let noun = if plural { "webhooks" } else { "webhook" };
+    (format!("{noun} {}", name_list(&names)), plural)
+}

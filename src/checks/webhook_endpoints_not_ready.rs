@@ -83,7 +83,7 @@ fn check_service(ctx: &CheckContext<'_>, usage: &ServiceUse<'_, '_>) -> Option<F
         count.from.join(", ")
     };
     let message = format!(
-        "service {}/{} (port {} → targetPort {target}) has 0 ready endpoints and {} not ready, so the API server cannot reach the injector (\"no endpoints available for service \\\"{}\\\"\", or a refused / timed-out connection to the cluster IP); {}",
+        "service {}/{} (port {} → targetPort {target}) has 0 ready endpoints and {} not ready, so the API server cannot reach the injector (no endpoints available for service \"{}\", or a refused or timed-out connection to the cluster IP); {}",
         svc.namespace,
         svc.name,
         svc.port,

@@ -4,7 +4,7 @@
 
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
 
-use super::machinery::{MeshKind, MeshWebhook, by_configuration, mesh_webhooks, name_list};
+use super::machinery::{MeshKind, MeshWebhook, by_configuration, mesh_webhooks, which_webhooks};
 
 pub struct WebhookFailOpen;
 
@@ -26,15 +26,7 @@ impl Check for WebhookFailOpen {
             let Some(first) = open.first() else {
                 continue;
             };
-            let names: Vec<String> = open
-                .iter()
-                .map(|w| format!("\"{}\"", w.webhook.name))
-                .collect();
-            let which = if names.len() > 1 {
-                format!("webhooks {}", name_list(&names))
-            } else {
-                format!("webhook {}", name_list(&names))
-            };
+            let (which, _) = which_webhooks(open.iter().copied());
             let message = format!(
                 "{which} of {configuration} {} failurePolicy Ignore: whenever the {} injector is unreachable (restart, rollout, node loss, scale from zero, a TLS or network fault) pods are created without a sidecar, silently, and stay that way until they are recreated",
                 if open.len() > 1 { "have" } else { "has" },

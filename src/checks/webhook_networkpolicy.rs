@@ -103,8 +103,13 @@ fn check_service(ctx: &CheckContext<'_>, usage: &ServiceUse<'_, '_>) -> Option<F
         None => format!("TCP {}", target.number),
     };
     let message = format!(
-        "NetworkPolicy {} in {} {} the {} injector pods ({shown_selector}) for ingress and no rule admits {port_text} from outside the pod network: the API server (not a pod on most clusters) cannot reach service {}/{}, calls end in \"context deadline exceeded\", and {}",
-        names.join(", "),
+        "{} {} in {} {} the {} injector pods ({shown_selector}) for ingress and no rule admits {port_text} from outside the pod network: the API server (not a pod on most clusters) cannot reach service {}/{}, calls end in \"context deadline exceeded\", and {}",
+        if names.len() > 1 {
+            "NetworkPolicies"
+        } else {
+            "NetworkPolicy"
+        },
+        super::machinery::name_list(&names),
         svc.namespace,
         if names.len() > 1 { "select" } else { "selects" },
         usage.mesh().name(),

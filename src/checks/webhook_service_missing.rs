@@ -36,7 +36,7 @@ fn problem(ctx: &CheckContext<'_>, usage: &ServiceUse<'_, '_>) -> Option<Finding
     let webhook_field = first.field("clientConfig.service");
     let Some(found) = ctx.state.services.get(Some(&svc.namespace), &svc.name) else {
         let message = format!(
-            "service {}/{} does not exist, but {} calls it: the API server fails every call with \"service \\\"{}\\\" not found\", and {}",
+            "service {}/{} does not exist, but {} calls it: the API server fails every call (service \"{}\" not found), and {}",
             svc.namespace,
             svc.name,
             usage.configurations(),
@@ -76,7 +76,7 @@ fn problem(ctx: &CheckContext<'_>, usage: &ServiceUse<'_, '_>) -> Option<Finding
     let (message, evidence, fix) = if headless {
         (
             format!(
-                "service {}/{} is headless (clusterIP: None): the API server cannot route to it (\"cannot route to service with ClusterIP \\\"None\\\"\"), and {}",
+                "service {}/{} is headless (clusterIP: None): the API server cannot route to it (cannot route to service with ClusterIP \"None\"), and {}",
                 svc.namespace,
                 svc.name,
                 usage.consequence()
@@ -102,7 +102,7 @@ fn problem(ctx: &CheckContext<'_>, usage: &ServiceUse<'_, '_>) -> Option<Finding
         };
         (
             format!(
-                "service {}/{} has no port {} (it has {}), which {} calls: the API server fails every call with \"no service port {} found for service \\\"{}\\\"\", and {}",
+                "service {}/{} has no port {} (it has {}), which {} calls: the API server fails every call (no service port {} found for service \"{}\"), and {}",
                 svc.namespace,
                 svc.name,
                 svc.port,

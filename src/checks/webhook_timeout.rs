@@ -4,7 +4,7 @@
 
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
 
-use super::machinery::{MeshWebhook, by_configuration, mesh_webhooks, name_list};
+use super::machinery::{MeshWebhook, by_configuration, mesh_webhooks, which_webhooks};
 
 pub struct WebhookTimeout;
 
@@ -39,14 +39,13 @@ impl Check for WebhookTimeout {
             let Some((first, t, invalid)) = bad.first().copied() else {
                 continue;
             };
-            let names: Vec<String> = bad
-                .iter()
-                .map(|(w, ..)| format!("\"{}\"", w.webhook.name))
-                .collect();
-            let which = if names.len() > 1 {
-                format!("webhooks {}", name_list(&names))
+            let (which, plural) = which_webhooks(bad.iter().map(|(w, ..)| *w));
+            let sets = if plural { "set" } else { "sets" };
+            let shown: Vec<String> = bad.iter().map(|(_, t, _)| t.to_string()).collect();
+            let t_text = if plural {
+                format!("timeoutSeconds {}", shown.join(" and "))
             } else {
-                format!("webhook {}", name_list(&names))
+                format!("timeoutSeconds {t}")
             };
             let after = if first.fails_open() {
                 "with failurePolicy Ignore the pod is then created without a sidecar"
@@ -56,11 +55,11 @@ impl Check for WebhookTimeout {
             let any_invalid = bad.iter().any(|(_, _, i)| *i);
             let message = if invalid {
                 format!(
-                    "{which} of {configuration} sets timeoutSeconds {t}, outside the 1–30 the API server accepts: applying the configuration fails with \"the timeout value must be between 1 and 30 seconds\""
+                    "{which} of {configuration} {sets} {t_text}, outside the 1–30 the API server accepts: applying the configuration fails with \"the timeout value must be between 1 and 30 seconds\""
                 )
             } else {
                 format!(
-                    "{which} of {configuration} sets timeoutSeconds {t}: below ~{LOW_TIMEOUT_SECONDS} s a loaded or starting injector misses the deadline, the API server abandons the call with \"context deadline exceeded\", and {after}"
+                    "{which} of {configuration} {sets} {t_text}: below ~{LOW_TIMEOUT_SECONDS} s a loaded or starting injector misses the deadline, the API server abandons the call with \"context deadline exceeded\", and {after}"
                 )
             };
             let evidence = bad
