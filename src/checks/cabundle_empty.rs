@@ -58,7 +58,9 @@ fn finding(
     let (which, plural) = which_webhooks(bad.iter().map(|(w, _)| *w));
     let has = if plural { "have" } else { "has" };
     let svc = first.service();
-    let namespace = svc.as_ref().map_or("istio-system", |s| s.namespace.as_str());
+    let namespace = svc
+        .as_ref()
+        .map_or("istio-system", |s| s.namespace.as_str());
     let cfg_obj = ctx.state.mutating_webhooks.get(None, configuration);
     let annotations = cfg_obj.and_then(|c| c.obj.metadata.annotations.as_ref());
     let ca_injected_from = CA_INJECT_ANNOTATIONS
@@ -174,7 +176,9 @@ fn istio_empty(
             format!(
                 "{which} of {configuration} {has} no caBundle, and the configuration lacks the label istio.io/rev={revision} that istiod's caBundle patcher selects by: istiod will never fill it, and every call fails with x509: certificate signed by unknown authority"
             ),
-            format!("kubectl label mutatingwebhookconfiguration {configuration} istio.io/rev={revision}"),
+            format!(
+                "kubectl label mutatingwebhookconfiguration {configuration} istio.io/rev={revision}"
+            ),
         );
     }
     (

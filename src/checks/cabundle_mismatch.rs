@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
-use crate::pki::{CertInfo, TrustComparison, bundle_fingerprint, runbook_md5, runbook_md5_decoded, same_trust};
+use crate::pki::{
+    CertInfo, TrustComparison, bundle_fingerprint, runbook_md5, runbook_md5_decoded, same_trust,
+};
 
 use super::machinery::{
     CertSource, MeshKind, MeshWebhook, by_configuration, cert_label, mesh_root, mesh_webhooks,
@@ -13,6 +15,16 @@ use super::machinery::{
 };
 
 pub struct CabundleMismatch;
+
+/// A webhook whose bundle does not hold the root: the bundle's certificates and PEM bytes, how
+/// they compare, and the root they were compared with.
+type Mismatch<'w, 'a> = (
+    &'w MeshWebhook<'a>,
+    Vec<CertInfo>,
+    Vec<u8>,
+    TrustComparison,
+    CertSource,
+);
 
 impl Check for CabundleMismatch {
     fn doc(&self) -> &'static str {
@@ -31,8 +43,7 @@ impl Check for CabundleMismatch {
         let mut compared = 0usize;
         let mut not_compared: Vec<String> = Vec::new();
         for (configuration, list) in by_configuration(&webhooks) {
-            let mut bad: Vec<(&MeshWebhook<'_>, Vec<CertInfo>, Vec<u8>, TrustComparison, CertSource)> =
-                Vec::new();
+            let mut bad: Vec<Mismatch<'_, '_>> = Vec::new();
             for w in list {
                 // Empty or unloadable bundles are cabundle-empty's; URL webhooks have no
                 // control-plane namespace to find the root in.
@@ -68,16 +79,14 @@ impl Check for CabundleMismatch {
             let root_fp = bundle_fingerprint(&root.certs);
             let short = |fp: &str| fp.chars().take(12).collect::<String>();
             let what = match cmp {
-                TrustComparison::Disjoint => {
-                    "holds none of the certificates of".to_owned()
-                }
+                TrustComparison::Disjoint => "holds none of the certificates of".to_owned(),
                 TrustComparison::BundleWithinRoot { missing } => format!(
                     "lacks {missing} of the {} certificates of",
                     root.certs.len()
                 ),
-                TrustComparison::Overlapping { shared } => format!(
-                    "shares only {shared} certificate(s) with"
-                ),
+                TrustComparison::Overlapping { shared } => {
+                    format!("shares only {shared} certificate(s) with")
+                }
                 TrustComparison::Identical | TrustComparison::BundleContainsRoot { .. } => {
                     String::new()
                 }
@@ -101,14 +110,15 @@ impl Check for CabundleMismatch {
                 short(&bundle_fp),
                 short(&root_fp),
             );
-            let labels = |cs: &[CertInfo]| {
-                cs.iter().map(cert_label).collect::<Vec<_>>().join(", ")
-            };
+            let labels = |cs: &[CertInfo]| cs.iter().map(cert_label).collect::<Vec<_>>().join(", ");
             let (root_cmd, root_md5) = root.runbook_md5();
             // Show the caBundle's md5 in the form comparable with the root's: both over base64
             // text (Secret) or both over the PEM bytes (ConfigMap).
             let (bundle_cmd, bundle_md5) = if root.md5_of_base64() {
-                (format!("{} | md5sum", first.ca_bundle_command()), runbook_md5(pem))
+                (
+                    format!("{} | md5sum", first.ca_bundle_command()),
+                    runbook_md5(pem),
+                )
             } else {
                 (
                     format!("{} | base64 -d | md5sum", first.ca_bundle_command()),
@@ -136,9 +146,9 @@ impl Check for CabundleMismatch {
             let fix = match first.mesh {
                 MeshKind::Istio => {
                     let svc = first.service();
-                    let (ns, name) = svc
-                        .as_ref()
-                        .map_or(("istio-system", "istiod"), |s| (s.namespace.as_str(), s.name.as_str()));
+                    let (ns, name) = svc.as_ref().map_or(("istio-system", "istiod"), |s| {
+                        (s.namespace.as_str(), s.name.as_str())
+                    });
                     // istiod writes the caBundle when it starts; the patch is for when it does not.
                     format!("kubectl -n {ns} rollout restart deployment {name}")
                 }

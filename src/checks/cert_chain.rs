@@ -53,7 +53,8 @@ impl Check for CertChain {
                 };
                 checked += 1;
                 let host = svc.host();
-                if let Err(e) = verify_serving_cert(&serving.pem, &bundle.certs, &host, ctx.now_unix)
+                if let Err(e) =
+                    verify_serving_cert(&serving.pem, &bundle.certs, &host, ctx.now_unix)
                 {
                     failures.push((w, serving, e, host));
                 }
@@ -61,7 +62,15 @@ impl Check for CertChain {
             let Some((first, serving, err, host)) = failures.first() else {
                 continue;
             };
-            out.push(finding(ctx, configuration, first, serving, err, host, &failures));
+            out.push(finding(
+                ctx,
+                configuration,
+                first,
+                serving,
+                err,
+                host,
+                &failures,
+            ));
         }
         if checked == 0 && !unchecked.is_empty() {
             return Err(Skip(unchecked.join("; ")));
@@ -195,7 +204,9 @@ fn fix(
                 MeshKind::Istio => "istiod".to_owned(),
                 MeshKind::Linkerd => "linkerd-proxy-injector".to_owned(),
             });
-            if w.mesh == MeshKind::Linkerd && serving.certs.first().is_some_and(|c| c.subject == c.issuer) {
+            if w.mesh == MeshKind::Linkerd
+                && serving.certs.first().is_some_and(|c| c.subject == c.issuer)
+            {
                 // The chart's self-signed certificate names the release namespace.
                 return "linkerd upgrade | kubectl apply -f -".to_owned();
             }

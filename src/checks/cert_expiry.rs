@@ -41,18 +41,16 @@ impl Check for CertExpiry {
             ));
         }
         let mut found: Vec<(CertInfo, Vec<Holder>)> = Vec::new();
-        let mut add = |cert: &CertInfo, holder: Holder| {
-            match found
-                .iter_mut()
-                .find(|(c, _)| c.sha256_fingerprint == cert.sha256_fingerprint)
-            {
-                Some((_, holders)) => {
-                    if !holders.iter().any(|h| h.describe == holder.describe) {
-                        holders.push(holder);
-                    }
+        let mut add = |cert: &CertInfo, holder: Holder| match found
+            .iter_mut()
+            .find(|(c, _)| c.sha256_fingerprint == cert.sha256_fingerprint)
+        {
+            Some((_, holders)) => {
+                if !holders.iter().any(|h| h.describe == holder.describe) {
+                    holders.push(holder);
                 }
-                None => found.push((cert.clone(), vec![holder])),
             }
+            None => found.push((cert.clone(), vec![holder])),
         };
 
         // Control-plane objects first, so that a certificate is reported where it is issued.
@@ -113,7 +111,11 @@ impl Check for CertExpiry {
                 add(
                     cert,
                     Holder {
-                        object: ObjectRef::new("MutatingWebhookConfiguration", None, w.configuration),
+                        object: ObjectRef::new(
+                            "MutatingWebhookConfiguration",
+                            None,
+                            w.configuration,
+                        ),
                         describe: format!("caBundle of {}", w.configuration),
                         field: w.field("clientConfig.caBundle"),
                         origin: w.origin.clone(),
@@ -134,7 +136,11 @@ impl Check for CertExpiry {
                 Expiry::Valid { .. } => continue,
                 Expiry::Expired { days_ago } => (
                     Severity::Error,
-                    format!("expired {} ({})", days(days_ago, "ago"), cert.not_after.rfc3339),
+                    format!(
+                        "expired {} ({})",
+                        days(days_ago, "ago"),
+                        cert.not_after.rfc3339
+                    ),
                 ),
                 Expiry::NotYetValid { days_until } => (
                     Severity::Error,
@@ -216,7 +222,10 @@ impl Check for CertExpiry {
 fn istio_ca_secrets(ctx: &CheckContext<'_>, ns: &str) -> Vec<CertSource> {
     let mut out = Vec::new();
     for (name, keys) in [
-        ("cacerts", &["root-cert.pem", "ca-cert.pem", "cert-chain.pem"][..]),
+        (
+            "cacerts",
+            &["root-cert.pem", "ca-cert.pem", "cert-chain.pem"][..],
+        ),
         ("istio-ca-secret", &["ca-cert.pem"][..]),
     ] {
         let Some(sec) = ctx.state.secrets.get(Some(ns), name) else {

@@ -269,7 +269,14 @@ fn from_configmap(
     unusable: &mut Vec<Unusable>,
 ) -> Option<CertSource> {
     let pem = configmap_value(&obj.obj, key)?;
-    source("ConfigMap", &obj.obj.metadata, key, &obj.origin, pem, unusable)
+    source(
+        "ConfigMap",
+        &obj.obj.metadata,
+        key,
+        &obj.origin,
+        pem,
+        unusable,
+    )
 }
 
 fn source(
@@ -399,7 +406,11 @@ pub fn linkerd_root(state: &ClusterState, namespace: &str) -> Result<CertSource,
 }
 
 /// The root for a mesh's webhook.
-pub fn mesh_root(state: &ClusterState, mesh: MeshKind, namespace: &str) -> Result<CertSource, String> {
+pub fn mesh_root(
+    state: &ClusterState,
+    mesh: MeshKind,
+    namespace: &str,
+) -> Result<CertSource, String> {
     match mesh {
         MeshKind::Istio => istio_root(state, namespace),
         MeshKind::Linkerd => linkerd_root(state, namespace),
@@ -436,7 +447,7 @@ fn append_reasons(state: &ClusterState, why: &mut String, unusable: &[Unusable])
 }
 
 /// The Service a webhook calls, and the port entry that serves the webhook port.
-pub fn service_port<'s>(service: &'s Service, port: i32) -> Option<&'s ServicePort> {
+pub fn service_port(service: &Service, port: i32) -> Option<&ServicePort> {
     service
         .spec
         .as_ref()?
@@ -467,9 +478,8 @@ pub fn selected_pod_labels(
     namespace: &str,
     selector: &BTreeMap<String, String>,
 ) -> Vec<BTreeMap<String, String>> {
-    let matches = |labels: &BTreeMap<String, String>| {
-        selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-    };
+    let matches =
+        |labels: &BTreeMap<String, String>| selector.iter().all(|(k, v)| labels.get(k) == Some(v));
     let mut out: Vec<BTreeMap<String, String>> = Vec::new();
     let mut push = |labels: Option<&BTreeMap<String, String>>| {
         if let Some(l) = labels
@@ -519,9 +529,7 @@ pub fn resolve_named_port(
                 .deployments
                 .in_namespace(Some(namespace))
                 .map(|d| &d.obj.spec)
-                .filter(|s| {
-                    matches(s.template.metadata.as_ref().and_then(|m| m.labels.as_ref()))
-                })
+                .filter(|s| matches(s.template.metadata.as_ref().and_then(|m| m.labels.as_ref())))
                 .filter_map(|s| s.template.spec.as_ref()),
         );
     for spec in specs {
@@ -569,10 +577,8 @@ pub fn webhook_bundle(raw: Option<&[u8]>) -> Result<crate::pki::CaBundle, Bundle
     let Some(raw) = raw else {
         return Err(BundleProblem::Empty);
     };
-    let undecodable = |what: String, apiserver: String| BundleProblem::Undecodable {
-        what,
-        apiserver,
-    };
+    let undecodable =
+        |what: String, apiserver: String| BundleProblem::Undecodable { what, apiserver };
     match decode_ca_bundle(raw) {
         Ok(b) if b.encoding == CaBundleEncoding::Pem => Ok(b),
         Ok(_) => Err(undecodable(
@@ -590,17 +596,14 @@ pub fn webhook_bundle(raw: Option<&[u8]>) -> Result<crate::pki::CaBundle, Bundle
         )),
         Err(CaBundleError::Pem(PemError::NoCertificate { labels })) => Err(undecodable(
             format!("no CERTIFICATE block (only {})", labels.join(", ")),
-            "unable to load root certificates: no valid certificate authority data seen"
-                .to_owned(),
+            "unable to load root certificates: no valid certificate authority data seen".to_owned(),
         )),
         Err(CaBundleError::Pem(e @ PemError::NotACertificate { .. })) => Err(undecodable(
             e.to_string(),
             "unable to load root certificates: failed to parse certificate: …".to_owned(),
         )),
         Err(e) => Err(undecodable(
-            e.to_string()
-                .trim_start_matches("caBundle: ")
-                .to_owned(),
+            e.to_string().trim_start_matches("caBundle: ").to_owned(),
             NOT_PEM.to_owned(),
         )),
     }
@@ -720,4 +723,152 @@ pub fn which_webhooks<'w, 'a: 'w>(
     let plural = names.len() > 1;
     let noun = if plural { "webhooks" } else { "webhook" };
     (format!("{noun} {}", name_list(&names)), plural)
+}
+
+/// Runs one check over YAML text, for the unit tests of the machinery checks.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::check::{Check, CheckContext, Finding, Skip};
+    use crate::engine::{Engine, EngineOptions};
+    use crate::source::offline::{LoadOptions, load_text};
+    use crate::state::ClusterState;
+
+    pub const NOW: i64 = 1_750_000_000;
+
+    pub fn run(check: &dyn Check, yaml: &str) -> Result<Vec<Finding>, Skip> {
+        let mut state = ClusterState::default();
+        load_text(&mut state, "test.yaml", yaml, &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("test input does not load: {e}"));
+        let engine = Engine::new(&state, EngineOptions::default());
+        let ctx = CheckContext {
+            state: &state,
+            engine: &engine,
+            subjects: &[],
+            namespace: None,
+            now_unix: NOW,
+            cert_warn_days: 30,
+        };
+        let mut out = Vec::new();
+        check.run(&ctx, &mut out).map(|()| out)
+    }
+
+    /// An Istio injector configuration with one webhook; `extra` is appended to the webhook.
+    pub fn istio_mwc(name: &str, service: &str, extra: &str) -> String {
+        format!(
+            "apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {{name: {name}, labels: {{istio.io/rev: default}}}}
+webhooks:
+- name: namespace.sidecar-injector.istio.io
+  clientConfig:
+    service: {{name: {service}, namespace: istio-system, path: /inject}}
+  rules:
+  - {{operations: [CREATE], apiGroups: [\"\"], apiVersions: [v1], resources: [pods]}}
+  sideEffects: None
+  admissionReviewVersions: [v1]
+{extra}
+"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::testgen;
+    use base64::Engine as _;
+
+    fn b64(b: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+
+    #[test]
+    fn bundle_problems_say_what_the_api_server_reports() {
+        let ca = testgen::ca("root");
+        assert!(webhook_bundle(Some(ca.cert_pem.as_bytes())).is_ok());
+        assert_eq!(webhook_bundle(None), Err(BundleProblem::Empty));
+        assert_eq!(webhook_bundle(Some(b" \n")), Err(BundleProblem::Empty));
+
+        let Err(BundleProblem::Undecodable { what, apiserver }) =
+            webhook_bundle(Some(b64(ca.cert_pem.as_bytes()).as_bytes()))
+        else {
+            panic!("base64 text must be undecodable");
+        };
+        assert!(what.contains("base64-encoded twice"), "{what}");
+        assert!(apiserver.ends_with("unable to parse bytes as PEM block"));
+
+        let der = parse_pem_bundle(ca.cert_pem.as_bytes()).unwrap().certs[0]
+            .der
+            .clone();
+        let Err(BundleProblem::Undecodable { what, .. }) = webhook_bundle(Some(&der)) else {
+            panic!("DER must be undecodable");
+        };
+        assert!(what.contains("DER"), "{what}");
+
+        let Err(BundleProblem::Undecodable { what, apiserver }) =
+            webhook_bundle(Some(ca.key_pem.as_bytes()))
+        else {
+            panic!("a key alone must be undecodable");
+        };
+        assert!(what.contains("PRIVATE KEY"), "{what}");
+        assert!(apiserver.contains("no valid certificate authority data seen"));
+    }
+
+    #[test]
+    fn runbook_md5_commands_match_how_kubectl_prints_each_kind() {
+        let src = |kind: &'static str| CertSource {
+            kind,
+            namespace: Some("istio-system".to_owned()),
+            name: "x".to_owned(),
+            key: "root-cert.pem".to_owned(),
+            origin: Origin::Derived,
+            pem: b"hello\n".to_vec(),
+            certs: Vec::new(),
+        };
+        let (cmd, md5) = src("Secret").runbook_md5();
+        assert_eq!(
+            cmd,
+            "kubectl -n istio-system get secret x -o jsonpath='{.data.root-cert\\.pem}' | md5sum"
+        );
+        // md5 of "aGVsbG8K", the base64 kubectl prints for Secret data.
+        assert_eq!(md5, "6b70b3a2e20c0f3fe876d8a107b7753d");
+        let (cmd, md5) = src("ConfigMap").runbook_md5();
+        assert!(cmd.contains("get configmap x"), "{cmd}");
+        assert_eq!(md5, "b1946ac92492d2347c6235b4d2611184");
+    }
+
+    #[test]
+    fn linkerd_root_prefers_ca_crt_then_a_self_signed_tls_crt() {
+        let ca = testgen::ca("webhook ca");
+        let (leaf, _) = testgen::serving(
+            &ca,
+            &["linkerd-proxy-injector.linkerd.svc"],
+            testing::NOW - 86_400,
+            testing::NOW + 86_400 * 90,
+        );
+        let secret = |extra: &str| {
+            format!(
+                "apiVersion: v1\nkind: Secret\nmetadata: {{name: linkerd-proxy-injector-k8s-tls, namespace: linkerd}}\ndata:\n  tls.crt: {}\n{extra}",
+                b64(leaf.as_bytes())
+            )
+        };
+        let load = |yaml: &str| {
+            let mut state = ClusterState::default();
+            crate::source::offline::load_text(&mut state, "t.yaml", yaml, &Default::default())
+                .unwrap();
+            state
+        };
+        // Issued by a CA that is nowhere in the input: no root can be named.
+        let state = load(&secret(""));
+        let err = linkerd_root(&state, "linkerd").unwrap_err();
+        assert!(err.contains("linkerd-identity-trust-roots"), "{err}");
+        // cert-manager's ca.crt.
+        let state = load(&secret(&format!(
+            "  ca.crt: {}\n",
+            b64(ca.cert_pem.as_bytes())
+        )));
+        let root = linkerd_root(&state, "linkerd").unwrap();
+        assert_eq!(root.key, "ca.crt");
+        assert_eq!(root.certs[0].subject, "CN=webhook ca");
+    }
 }

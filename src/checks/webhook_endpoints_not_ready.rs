@@ -92,7 +92,14 @@ fn check_service(ctx: &CheckContext<'_>, usage: &ServiceUse<'_, '_>) -> Option<F
         usage.consequence()
     );
     let mut evidence = vec![Evidence::new(
-        format!("ready endpoints for port {}", if port_name.is_empty() { svc.port.to_string() } else { port_name.clone() }),
+        format!(
+            "ready endpoints for port {}",
+            if port_name.is_empty() {
+                svc.port.to_string()
+            } else {
+                port_name.clone()
+            }
+        ),
         format!("0 ready, {} not ready ({seen})", count.not_ready),
         format!("at least 1 ready pod matching {selector} serving targetPort {target}"),
         &count.origin,
@@ -200,4 +207,77 @@ fn count_endpoints(ctx: &CheckContext<'_>, namespace: &str, name: &str, port_nam
         count.origin = s.origin.clone();
     }
     count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::machinery::testing::{istio_mwc, run};
+    use super::*;
+
+    fn with(endpoints: &str) -> Result<Vec<Finding>, Skip> {
+        let yaml = format!(
+            "{}---
+apiVersion: v1
+kind: Service
+metadata: {{name: istiod, namespace: istio-system}}
+spec:
+  selector: {{app: istiod}}
+  ports: [{{name: https-webhook, port: 443, targetPort: 15017}}]
+{endpoints}",
+            istio_mwc("inj", "istiod", "")
+        );
+        run(&WebhookEndpointsNotReady, &yaml)
+    }
+
+    #[test]
+    fn skipped_without_endpoints_or_slices() {
+        let e = with("").unwrap_err();
+        assert!(e.0.contains("no endpointslices in the input"), "{}", e.0);
+    }
+
+    #[test]
+    fn endpoints_object_counts_addresses_for_the_service_port() {
+        let ready = "---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: istiod, namespace: istio-system}
+subsets:
+- addresses: [{ip: 10.1.0.5}]
+  ports: [{name: https-webhook, port: 15017}]
+";
+        assert!(with(ready).unwrap().is_empty());
+        // Ready addresses for another port only do not serve the webhook.
+        let other_port = ready.replace("name: https-webhook", "name: grpc-xds");
+        let f = with(&other_port).unwrap();
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message.contains("0 ready endpoints"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn slice_endpoints_without_a_ready_condition_are_ready() {
+        let slice = "---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: istiod-abcde
+  namespace: istio-system
+  labels: {kubernetes.io/service-name: istiod}
+addressType: IPv4
+ports: [{name: https-webhook, port: 15017}]
+endpoints:
+- addresses: [10.1.0.5]
+";
+        assert!(with(slice).unwrap().is_empty());
+        let not_ready = format!("{slice}  conditions: {{ready: false}}\n");
+        assert_eq!(with(&not_ready).unwrap().len(), 1);
+        // A slice of another Service does not count.
+        let other = slice.replace("service-name: istiod}", "service-name: other}");
+        let f = with(&other).unwrap();
+        assert_eq!(f.len(), 1);
+        assert!(f[0].message.contains("0 ready endpoints and 0 not ready"));
+    }
 }

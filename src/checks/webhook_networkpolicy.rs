@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPort};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPort,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Skip};
@@ -250,4 +252,71 @@ fn describe_rules(rules: Option<&[NetworkPolicyIngressRule]>) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::machinery::testing::{istio_mwc, run};
+    use super::*;
+
+    fn with(policies: &str) -> Vec<Finding> {
+        let yaml = format!(
+            "{}---
+apiVersion: v1
+kind: Service
+metadata: {{name: istiod, namespace: istio-system}}
+spec:
+  selector: {{app: istiod}}
+  ports: [{{name: https-webhook, port: 443, targetPort: 15017}}]
+{policies}",
+            istio_mwc("inj", "istiod", "")
+        );
+        run(&WebhookNetworkPolicy, &yaml).unwrap()
+    }
+
+    fn policy(spec: &str) -> String {
+        format!(
+            "---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: p, namespace: istio-system}}
+spec:
+{spec}"
+        )
+    }
+
+    #[test]
+    fn egress_only_policies_do_not_isolate_ingress() {
+        assert!(with(&policy("  podSelector: {}\n  policyTypes: [Egress]\n")).is_empty());
+        assert_eq!(
+            with(&policy("  podSelector: {}\n")).len(),
+            1,
+            "no policyTypes = Ingress"
+        );
+    }
+
+    #[test]
+    fn port_ranges_protocols_and_ip_blocks() {
+        let rule = |r: &str| policy(&format!("  podSelector: {{}}\n  ingress:\n{r}"));
+        assert!(with(&rule("  - ports: [{port: 15000, endPort: 15100}]\n")).is_empty());
+        assert_eq!(
+            with(&rule("  - ports: [{port: 15000, endPort: 15010}]\n")).len(),
+            1
+        );
+        assert_eq!(
+            with(&rule("  - ports: [{port: 15017, protocol: UDP}]\n")).len(),
+            1
+        );
+        assert!(with(&rule("  - from: [{ipBlock: {cidr: 10.0.0.0/8}}]\n")).is_empty());
+        let pods_only = with(&rule(
+            "  - from: [{podSelector: {}}]\n    ports: [{port: 15017}]\n",
+        ));
+        assert_eq!(pods_only.len(), 1);
+        assert_eq!(
+            pods_only[0].evidence[0].observed,
+            "from podSelector on 15017"
+        );
+        // A policy for other pods leaves istiod alone.
+        assert!(with(&policy("  podSelector: {matchLabels: {app: web}}\n")).is_empty());
+    }
 }

@@ -123,7 +123,10 @@ fn problem(ctx: &CheckContext<'_>, usage: &ServiceUse<'_, '_>) -> Option<Finding
                 } else {
                     ports.join(", ")
                 },
-                format!("{} (clientConfig.service.port of {})", svc.port, first.configuration),
+                format!(
+                    "{} (clientConfig.service.port of {})",
+                    svc.port, first.configuration
+                ),
                 &found.origin,
             ),
             format!(
@@ -149,4 +152,58 @@ fn problem(ctx: &CheckContext<'_>, usage: &ServiceUse<'_, '_>) -> Option<Finding
         evidence,
         fix,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::machinery::testing::{istio_mwc, run};
+    use super::*;
+    use crate::check::Severity;
+
+    const SERVICE: &str = "---
+apiVersion: v1
+kind: Service
+metadata: {name: istiod, namespace: istio-system}
+spec:
+  selector: {app: istiod}
+";
+
+    #[test]
+    fn headless_services_cannot_be_routed_to() {
+        let yaml = format!(
+            "{}{SERVICE}  clusterIP: None\n  ports: [{{name: https-webhook, port: 443, targetPort: 15017}}]\n",
+            istio_mwc("inj", "istiod", "  failurePolicy: Ignore")
+        );
+        let f = run(&WebhookServiceMissing, &yaml).unwrap();
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message
+                .contains("cannot route to service with ClusterIP \"None\"")
+        );
+        assert_eq!(f[0].severity, Severity::Warning, "failurePolicy Ignore");
+    }
+
+    #[test]
+    fn a_custom_webhook_port_must_exist_on_the_service() {
+        let ports = "  ports: [{name: https-webhook, port: 443, targetPort: 15017}]\n";
+        let with_port = |port: &str| {
+            format!(
+                "{}{SERVICE}{ports}",
+                istio_mwc("inj", "istiod", "")
+                    .replace("path: /inject}", &format!("path: /inject, port: {port}}}"))
+            )
+        };
+        assert!(
+            run(&WebhookServiceMissing, &with_port("443"))
+                .unwrap()
+                .is_empty()
+        );
+        let f = run(&WebhookServiceMissing, &with_port("8443")).unwrap();
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message
+                .contains("no service port 8443 found for service \"istiod\"")
+        );
+        assert_eq!(f[0].severity, Severity::Error);
+    }
 }

@@ -105,3 +105,56 @@ impl Check for WebhookTimeout {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::machinery::testing::{istio_mwc, run};
+    use super::*;
+
+    fn timeout(t: &str) -> Vec<Finding> {
+        let extra = if t.is_empty() {
+            String::new()
+        } else {
+            format!("  timeoutSeconds: {t}")
+        };
+        run(&WebhookTimeout, &istio_mwc("inj", "istiod", &extra)).unwrap()
+    }
+
+    #[test]
+    fn outside_one_to_thirty_is_an_error_the_api_server_would_give() {
+        // Such a configuration cannot be stored, but a manifest under review can hold it.
+        for t in ["0", "31", "-5"] {
+            let f = timeout(t);
+            assert_eq!(f.len(), 1, "{t}");
+            assert_eq!(f[0].severity, Severity::Error);
+            assert!(
+                f[0].message
+                    .contains("the timeout value must be between 1 and 30 seconds"),
+                "{}",
+                f[0].message
+            );
+            assert!(
+                f[0].fix
+                    .contains("\"path\":\"/webhooks/0/timeoutSeconds\",\"value\":10")
+            );
+        }
+    }
+
+    #[test]
+    fn low_timeouts_warn_and_the_defaults_pass() {
+        let f = timeout("4");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert!(f[0].message.contains("context deadline exceeded"));
+        assert!(
+            f[0].message
+                .contains("failurePolicy Fail the pod creation is then rejected")
+        );
+        assert!(timeout("5").is_empty());
+        assert!(timeout("30").is_empty());
+        assert!(
+            timeout("").is_empty(),
+            "unset means the API server default of 10"
+        );
+    }
+}
