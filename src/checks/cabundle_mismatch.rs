@@ -179,3 +179,70 @@ impl Check for CabundleMismatch {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::machinery::testing::{istio_mwc, run};
+    use super::*;
+    use crate::pki::testgen;
+    use base64::Engine as _;
+
+    fn with(bundle_pem: &str, root_pem: &str) -> Result<Vec<Finding>, Skip> {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(bundle_pem);
+        let mwc = istio_mwc("inj", "istiod", "").replace(
+            "path: /inject}",
+            &format!("path: /inject}}\n    caBundle: {b64}"),
+        );
+        let indented: String = root_pem.lines().map(|l| format!("    {l}\n")).collect();
+        let yaml = format!(
+            "{mwc}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: istio-ca-root-cert, namespace: istio-system}}\ndata:\n  root-cert.pem: |\n{indented}"
+        );
+        run(&CabundleMismatch, &yaml)
+    }
+
+    #[test]
+    fn identical_or_superset_bundles_pass_partial_ones_warn_disjoint_ones_fail() {
+        let (a, b, c) = (testgen::ca("a"), testgen::ca("b"), testgen::ca("c"));
+        let (a, b, c) = (a.cert_pem, b.cert_pem, c.cert_pem);
+        assert!(with(&a, &a).unwrap().is_empty());
+        assert!(with(&format!("{b}{a}"), &a).unwrap().is_empty());
+
+        let f = with(&a, &format!("{a}{b}")).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert!(
+            f[0].message.contains("lacks 1 of the 2 certificates"),
+            "{}",
+            f[0].message
+        );
+
+        let f = with(&c, &a).unwrap();
+        assert_eq!(f[0].severity, Severity::Error);
+        assert!(
+            f[0].message
+                .contains("x509: certificate signed by unknown authority")
+        );
+        // The runbook's md5 pair: decoded caBundle against the ConfigMap text.
+        assert!(f[0].evidence[1].observed.contains("| base64 -d | md5sum"));
+        assert!(
+            f[0].evidence[1]
+                .expected
+                .contains(&runbook_md5_decoded(a.as_bytes()))
+        );
+    }
+
+    #[test]
+    fn skipped_when_no_root_is_in_the_input() {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(testgen::ca("a").cert_pem);
+        let mwc = istio_mwc("inj", "istiod", "").replace(
+            "path: /inject}",
+            &format!("path: /inject}}\n    caBundle: {b64}"),
+        );
+        let e = run(&CabundleMismatch, &mwc).unwrap_err();
+        assert!(
+            e.0.contains("no Istio root certificate for istio-system"),
+            "{}",
+            e.0
+        );
+    }
+}

@@ -295,3 +295,51 @@ fn fix(h: &Holder) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::machinery::testing::{NOW, istio_mwc, run};
+    use super::*;
+    use crate::pki::testgen;
+    use base64::Engine as _;
+
+    const DAY: i64 = 86_400;
+
+    fn bundle_valid(not_before: i64, not_after: i64) -> Vec<Finding> {
+        let ca = testgen::ca_valid("mesh root", not_before, not_after);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(ca.cert_pem);
+        let mwc = istio_mwc("inj", "istiod", "").replace(
+            "path: /inject}",
+            &format!("path: /inject}}\n    caBundle: {b64}"),
+        );
+        run(&CertExpiry, &mwc).unwrap()
+    }
+
+    #[test]
+    fn windows_map_to_severities() {
+        assert!(bundle_valid(NOW - DAY, NOW + 31 * DAY).is_empty());
+        let f = bundle_valid(NOW - DAY, NOW + 10 * DAY + 5);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert!(
+            f[0].message.contains("expires in 10 days"),
+            "{}",
+            f[0].message
+        );
+        let f = bundle_valid(NOW - 10 * DAY, NOW - 2 * DAY);
+        assert_eq!(f[0].severity, Severity::Error);
+        assert!(
+            f[0].message
+                .contains("CA certificate \"CN=mesh root\" in caBundle of inj expired 2 days ago"),
+            "{}",
+            f[0].message
+        );
+        let f = bundle_valid(NOW + 3 * DAY, NOW + 300 * DAY);
+        assert_eq!(f[0].severity, Severity::Error);
+        assert!(
+            f[0].message.contains("is not valid until"),
+            "{}",
+            f[0].message
+        );
+        assert_eq!(f[0].object.to_string(), "mutatingwebhookconfiguration/inj");
+    }
+}
