@@ -147,7 +147,10 @@ cmd_build() {
   rm -rf "$work"
   mkdir -p "$work/home"
   say "fetching Debian's kubernetes source package into $work"
-  (cd "$work" && apt-get source -qq kubernetes 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+  if ! (cd "$work" && apt-get source -qq kubernetes >"$work/apt-get-source.log" 2>&1); then
+    cat "$work/apt-get-source.log" >&2
+    die "apt-get source kubernetes failed"
+  fi
   local src
   src=$(find "$work" -maxdepth 1 -type d -name "kubernetes-*$KUBE_VERSION" | head -n 1)
   [[ -n $src && -d $src/cmd/kube-apiserver ]] ||
@@ -441,7 +444,9 @@ EOF
   mv -f "$dir/env.tmp" "$dir/env"
 
   if [[ -n $owner_pid ]]; then
-    # Stops the servers when the owner (a test binary) exits, however it exits.
+    # Stops the servers when the owner (a test binary) exits, however it exits. The single
+    # quotes are deliberate: the inner shell expands its own positional parameters.
+    # shellcheck disable=SC2016
     setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec "$2" stop "$3" --purge' \
       watchdog "$owner_pid" "$SELF" "$dir" </dev/null >>"$dir/watchdog.log" 2>&1 &
     echo $! >"$dir/watchdog.pid"
