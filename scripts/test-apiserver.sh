@@ -178,8 +178,8 @@ cmd_build() {
   install -m 0755 "$src/_output/bin/kube-apiserver" "$APISERVER_BIN.tmp"
   mv -f "$APISERVER_BIN.tmp" "$APISERVER_BIN"
   binary_works || die "the built $APISERVER_BIN does not report Kubernetes v$KUBE_VERSION"
-  # The source tree and Go cache (about 2 GB) are of no use once the binary exists.
-  rm -rf "$work"
+  # The source tree and Go cache stay (about 2 GB): deleting their ~100k files took two minutes
+  # on a CI machine, more than a rebuild saves; delete $work freely.
   say "built $APISERVER_BIN in $((SECONDS - started))s"
 }
 
