@@ -195,11 +195,12 @@ cmd_binary() {
 # keeps a recycled pid from being mistaken for (or killed as) one of ours; the zombie check
 # matters because an exited child may never be reaped when PID 1 is not a real init.
 pid_alive() {
-  local pid=$1 name=$2 state
+  local pid=$1 name=$2 state cmdline
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  state=$(awk '{print $3}' 2>/dev/null <"/proc/$pid/stat") || return 1
   [[ -n $state && $state != Z && $state != X ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"
+  cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+  [[ $cmdline == *"$name"* ]]
 }
 
 read_pid() {
@@ -336,9 +337,21 @@ fail_start() {
   exit 1
 }
 
+# Asks /readyz as the admin: until the RBAC bootstrap roles exist, anonymous users get 403.
+# With `verbose`, prints the per-check report even when the answer is an error.
 readyz() {
-  local server=$1 ca=$2
-  curl -fsS --max-time 3 --cacert "$ca" "$server/readyz" >/dev/null 2>&1
+  local dir=$1 server=$2 verbose=${3:-}
+  local args=(-sS --max-time 3 --cacert "$dir/pki/ca.crt"
+    -H "Authorization: Bearer $(admin_token "$dir")")
+  if [[ $verbose == verbose ]]; then
+    curl "${args[@]}" "$server/readyz?verbose"
+  else
+    curl -f "${args[@]}" "$server/readyz" >/dev/null 2>&1
+  fi
+}
+
+admin_token() {
+  sed -n '1s/,.*//p' "$1/tokens.csv" 2>/dev/null
 }
 
 cmd_start() {
@@ -385,6 +398,7 @@ cmd_start() {
     --initial-cluster "meshdoctor-e2e=http://127.0.0.1:$peer_port" \
     </dev/null >"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
+  disown
   local waited
   for ((waited = 0; ; waited++)); do
     pid_alive "$(read_pid "$dir/etcd.pid")" etcd || fail_start "$dir" "$dir/etcd.log" "etcd exited"
@@ -417,14 +431,15 @@ cmd_start() {
   # ServiceAccount; with it on, every pod create would be refused. With no controllers and no
   # scheduler, pods stay Pending and deleted namespaces stay Terminating.
   echo $! >"$dir/apiserver.pid"
+  disown
 
   for ((waited = 0; ; waited++)); do
     pid_alive "$(read_pid "$dir/apiserver.pid")" kube-apiserver ||
       fail_start "$dir" "$dir/apiserver.log" "kube-apiserver exited"
-    readyz "$server" "$dir/pki/ca.crt" && break
+    readyz "$dir" "$server" && break
     if ((waited >= START_TIMEOUT * 2)); then
       say "/readyz?verbose says:"
-      curl -sS --max-time 3 --cacert "$dir/pki/ca.crt" "$server/readyz?verbose" >&2 || true
+      readyz "$dir" "$server" verbose >&2 || true
       fail_start "$dir" "$dir/apiserver.log" "kube-apiserver not ready after ${START_TIMEOUT}s"
     fi
     sleep 0.5
@@ -450,6 +465,7 @@ EOF
     setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec "$2" stop "$3" --purge' \
       watchdog "$owner_pid" "$SELF" "$dir" </dev/null >>"$dir/watchdog.log" 2>&1 &
     echo $! >"$dir/watchdog.pid"
+    disown
   fi
   say "ready in $((SECONDS - started))s: $server"
   printf '%s\n' "$dir/kubeconfig"
@@ -496,7 +512,7 @@ cmd_status() {
   pid=$(read_pid "$dir/apiserver.pid") || true
   if [[ -n $pid ]] && pid_alive "$pid" kube-apiserver; then
     server=$(sed -n 's/^MESHDOCTOR_E2E_SERVER=//p' "$dir/env" 2>/dev/null || true)
-    if [[ -n $server ]] && readyz "$server" "$dir/pki/ca.crt"; then
+    if [[ -n $server ]] && readyz "$dir" "$server"; then
       echo "kube-apiserver: ready (pid $pid, $server, kubeconfig $dir/kubeconfig)"
     else
       echo "kube-apiserver: running but not ready (pid $pid)"
