@@ -35,7 +35,10 @@ async fn admin_lists_the_built_in_namespaces() {
         .filter_map(|ns| ns.metadata.name)
         .collect();
     for expected in ["default", "kube-system", "kube-public"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
     }
 }
 
@@ -44,8 +47,7 @@ async fn user_without_bindings_is_forbidden() {
     let Some(server) = e2e_support::shared_or_skip("user_without_bindings_is_forbidden") else {
         return;
     };
-    let namespaces: Api<Namespace> =
-        Api::all(client(server, Some("meshdoctor-e2e-nobody")).await);
+    let namespaces: Api<Namespace> = Api::all(client(server, Some("meshdoctor-e2e-nobody")).await);
     match namespaces.list(&ListParams::default()).await {
         Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
         other => panic!("expected 403 Forbidden, got {other:?}"),

@@ -138,9 +138,15 @@ impl ApiServer {
 
 impl Drop for ApiServer {
     fn drop(&mut self) {
-        let stopped = run(Command::new(SCRIPT).arg("stop").arg(&self.dir).arg("--purge"));
+        let stopped = run(Command::new(SCRIPT)
+            .arg("stop")
+            .arg(&self.dir)
+            .arg("--purge"));
         if let Err(message) = stopped {
-            eprintln!("e2e: stopping the kube-apiserver in {}: {message}", self.dir.display());
+            eprintln!(
+                "e2e: stopping the kube-apiserver in {}: {message}",
+                self.dir.display()
+            );
         } else if !self.keep {
             // Best effort: a leftover temporary directory is not worth a panic in drop.
             let _ = std::fs::remove_dir_all(&self.dir);
