@@ -351,6 +351,7 @@ fn webhook_path(dir: &Path, case: &Json, st: &Settings) -> Result<(), String> {
             proxy_uid: uid,
             proxy_gid: uid,
             request_namespace: ns.clone(),
+            openshift,
             ..Default::default()
         };
         let mut got = if webhook_injects(&pod) {

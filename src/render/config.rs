@@ -402,7 +402,15 @@ pub(crate) fn proto_to_json(pc: &Json) -> String {
         if proto_is_default(k, v) {
             return;
         }
-        out.insert(k.to_string(), v.clone());
+        // protojson writes map fields with sorted keys.
+        let v = match v {
+            Json::Object(m) if k == "proxyMetadata" || k == "runtimeValues" => {
+                let sorted: BTreeMap<&String, &Json> = m.iter().collect();
+                serde_json::to_value(sorted).unwrap_or(Json::Null)
+            }
+            other => other.clone(),
+        };
+        out.insert(k.to_string(), v);
     };
     for k in PROXY_CONFIG_ORDER {
         if let Some(v) = m.get(*k) {
@@ -508,11 +516,11 @@ mod tests {
         assert_eq!(proto_to_json(&pc), r#"{"drainDuration":"23s"}"#);
         let pc = merge_proxy_config(
             &default_proxy_config(),
-            &json!({"proxyMetadata": {"B": "1"}, "concurrency": 0, "discoveryAddress": "foo:123"}),
+            &json!({"proxyMetadata": {"B": "1", "A": "2"}, "concurrency": 0, "discoveryAddress": "foo:123"}),
         );
         assert_eq!(
             proto_to_json(&pc),
-            r#"{"discoveryAddress":"foo:123","concurrency":0,"proxyMetadata":{"B":"1"}}"#
+            r#"{"discoveryAddress":"foo:123","concurrency":0,"proxyMetadata":{"A":"2","B":"1"}}"#
         );
     }
 

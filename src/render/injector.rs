@@ -36,6 +36,10 @@ pub struct InjectContext {
     pub compliance_policy: String,
     /// The admission request's namespace, used when the pod has none.
     pub request_namespace: String,
+    /// istiod runs on OpenShift (`PLATFORM=openshift`): a user `istio-proxy` whose
+    /// `runAsUser` equals an app container's loses its `runAsUser`/`runAsGroup`, so the
+    /// namespace's UID range applies.
+    pub openshift: bool,
 }
 
 impl InjectContext {
@@ -123,6 +127,35 @@ pub fn deploy_meta_from_pod(pod: &Json) -> DeployMeta {
     dm
 }
 
+/// OpenShift: the user's `istio-proxy` copying an app container's `runAsUser` would pin the
+/// sidecar to the app's UID; Istio clears it so the namespace range applies.
+fn clear_matching_proxy_user(pod: &mut Json) {
+    let Some(cs) = pod.pointer_mut("/spec/containers").and_then(Json::as_array_mut) else {
+        return;
+    };
+    let app_users: Vec<i64> = cs
+        .iter()
+        .filter(|c| c.get("name").and_then(Json::as_str) != Some(PROXY))
+        .filter_map(|c| c.pointer("/securityContext/runAsUser").and_then(Json::as_i64))
+        .collect();
+    for c in cs.iter_mut() {
+        if c.get("name").and_then(Json::as_str) != Some(PROXY) {
+            continue;
+        }
+        let Some(sc) = c.get_mut("securityContext").and_then(Json::as_object_mut) else {
+            continue;
+        };
+        if sc
+            .get("runAsUser")
+            .and_then(Json::as_i64)
+            .is_some_and(|u| app_users.contains(&u))
+        {
+            sc.remove("runAsUser");
+            sc.remove("runAsGroup");
+        }
+    }
+}
+
 /// `(.+)-\d{8,10}$` → the first group.
 fn cron_job_base(name: &str) -> Option<String> {
     let (base, digits) = name.rsplit_once('-')?;
@@ -185,6 +218,9 @@ impl Injector {
             if ns_empty && !ctx.request_namespace.is_empty() {
                 meta.insert("namespace".into(), Json::String(ctx.request_namespace.clone()));
             }
+        }
+        if ctx.openshift {
+            clear_matching_proxy_user(&mut pod);
         }
         let deploy = deploy_meta_from_pod(&pod);
         self.inject_with(&pod, &deploy, ctx, false)

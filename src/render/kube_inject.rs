@@ -294,6 +294,7 @@ fn inject_object(
         proxy_envs: BTreeMap::new(),
         compliance_policy: ctx.compliance_policy.clone(),
         request_namespace: String::new(),
+        openshift: false,
     };
     let mutated = injector
         .inject_kube(&pod, &deploy, &kube_ctx)
@@ -304,9 +305,8 @@ fn inject_object(
             name: obj_name.clone(),
             source,
         })?;
-    if let Some(slot) = obj.pointer_mut(&meta_path) {
-        *slot = mutated.get("metadata").cloned().unwrap_or_else(|| json!({}));
-    } else if let Some(t) = obj.pointer_mut(path).and_then(Json::as_object_mut) {
+    let meta_parent = meta_path.strip_suffix("/metadata").unwrap_or("");
+    if let Some(t) = obj.pointer_mut(meta_parent).and_then(Json::as_object_mut) {
         t.insert("metadata".into(), mutated.get("metadata").cloned().unwrap_or_else(|| json!({})));
     }
     if let Some(t) = obj.pointer_mut(path).and_then(Json::as_object_mut) {

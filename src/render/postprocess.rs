@@ -278,7 +278,6 @@ fn adjust_init_user(pod: &mut Json, original: &Json, tproxy: bool) {
                 }
             }
         }
-        return;
     }
     let Some(inits) = list_mut(pod, "initContainers") else {
         return;
@@ -286,6 +285,7 @@ fn adjust_init_user(pod: &mut Json, original: &Json, tproxy: bool) {
     for c in inits.iter_mut() {
         let name = name_of(c).to_string();
         if name == VALIDATION
+            && !tproxy
             && let Some(sc) = c.get_mut("securityContext").and_then(Json::as_object_mut)
         {
             if let Some(u) = uid {

@@ -58,10 +58,41 @@ pub(crate) struct CompiledTemplate {
     tmpl: Template,
 }
 
-/// Source rewrites that stand in for Go method calls gotmpl cannot make. Padding keeps
-/// columns stable for error messages.
+/// Source rewrites that stand in for Go method calls gotmpl cannot make, and for a gotmpl
+/// 0.6.1 lexer bug: a comment opened with `{{-` also trims the text *after* it (Go trims only
+/// before), which breaks Istio's `{{- /* preStop ... */}}` line. Such comments become the
+/// equivalent empty action `{{- "" }}`. Padding keeps columns stable for error messages.
 fn preprocess(src: &str) -> String {
-    src.replace(".InterceptionMode.String", ".InterceptionMode       ")
+    let src = src.replace(".InterceptionMode.String", ".InterceptionMode       ");
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src.as_str();
+    while let Some(pos) = rest.find("{{-") {
+        let (before, after) = rest.split_at(pos + 3);
+        out.push_str(before);
+        let body = after.trim_start_matches([' ', '\t', '\r', '\n']);
+        let ws_len = after.len() - body.len();
+        if body.starts_with("/*")
+            && let Some(end) = body.find("*/")
+        {
+            let tail = &body[end + 2..];
+            let tail_trimmed = tail.trim_start_matches([' ', '\t', '\r', '\n']);
+            let closes_plain = tail_trimmed.starts_with("}}");
+            let closes_trim = tail.len() != tail_trimmed.len() && tail_trimmed.starts_with("-}}");
+            if closes_plain && !closes_trim {
+                out.push_str(&after[..ws_len]);
+                let comment = &body[..end + 2];
+                out.push_str("\"\"");
+                for c in comment.chars().skip(2) {
+                    out.push(if c == '\n' { '\n' } else { ' ' });
+                }
+                rest = tail;
+                continue;
+            }
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 impl CompiledTemplate {
@@ -163,6 +194,13 @@ mod tests {
             out.ok().as_deref(),
             Some("15020 15020 \"15020\" a-b x\n  y|\n  x")
         );
+    }
+
+    #[test]
+    fn left_trimmed_comments_keep_the_following_newline() {
+        let t = CompiledTemplate::parse("t", "- x\n  {{- /* c */}}\n  b: 1\n{{- /* d */ -}}\n e");
+        let out = t.ok().map(|t| t.execute(&Value::Nil, StringMaps::default(), None, Json::Null).ok());
+        assert_eq!(out, Some(Some("- x\n  b: 1e".to_string())));
     }
 
     #[test]

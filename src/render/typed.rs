@@ -43,6 +43,7 @@ const OMITEMPTY_BOOLS: &[&str] = &[
     "hostNetwork",
     "hostPID",
     "hostIPC",
+    "paused",
 ];
 
 /// Normalises a value as Go's typed encode would (see the module doc). `key` is the field
