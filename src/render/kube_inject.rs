@@ -117,7 +117,8 @@ fn split_documents(input: &str) -> Vec<String> {
 fn is_workload(api_version: &str, kind: &str) -> bool {
     matches!(
         (api_version, kind),
-        ("v1", "Pod" | "ReplicationController")
+        // OpenShift's legacy API also serves DeploymentConfig in the core group.
+        ("v1", "Pod" | "ReplicationController" | "DeploymentConfig")
             | ("apps/v1", "Deployment" | "DaemonSet" | "ReplicaSet" | "StatefulSet")
             | ("batch/v1", "Job" | "CronJob")
             | ("apps.openshift.io/v1", "DeploymentConfig")

@@ -32,6 +32,7 @@ const OMITEMPTY_INTS: &[&str] = &[
     "successThreshold",
     "failureThreshold",
     "hostPort",
+    "minReadySeconds",
 ];
 
 /// Non-pointer bool fields with `omitempty`: `false` disappears.
