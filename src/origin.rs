@@ -16,7 +16,10 @@ pub enum Origin {
 
 impl Origin {
     pub fn file(path: &Arc<str>, line: u32) -> Self {
-        Origin::File { path: Arc::clone(path), line }
+        Origin::File {
+            path: Arc::clone(path),
+            line,
+        }
     }
 }
 

@@ -48,7 +48,12 @@ pub struct StepSource {
 
 impl Step {
     pub fn new(step: impl Into<String>, result: StepResult, detail: impl Into<String>) -> Self {
-        Step { step: step.into(), result, detail: detail.into(), source: None }
+        Step {
+            step: step.into(),
+            result,
+            detail: detail.into(),
+            source: None,
+        }
     }
 
     pub fn with_source(mut self, source: StepSource) -> Self {

@@ -17,7 +17,10 @@ use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/istio-1.24.6");
+const DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/conformance/istio-1.24.6"
+);
 
 fn data_dir() -> Option<PathBuf> {
     let p = PathBuf::from(DATA);
@@ -93,13 +96,17 @@ fn first_diff(a: &Json, b: &Json, path: &str) -> Option<String> {
         }
         (Json::Array(x), Json::Array(y)) => {
             for (i, (xv, yv)) in x.iter().zip(y).enumerate() {
-                let name = yv.get("name").and_then(Json::as_str).map(|n| format!("[{n}]"));
+                let name = yv
+                    .get("name")
+                    .and_then(Json::as_str)
+                    .map(|n| format!("[{n}]"));
                 let p = format!("{path}{}", name.unwrap_or_else(|| format!("[{i}]")));
                 if let Some(d) = first_diff(xv, yv, &p) {
                     return Some(d);
                 }
             }
-            (x.len() != y.len()).then(|| format!("{path}: length {} vs golden {}", x.len(), y.len()))
+            (x.len() != y.len())
+                .then(|| format!("{path}: length {} vs golden {}", x.len(), y.len()))
         }
         _ => (a != b).then(|| format!("{path}: ours {} vs golden {}", short(a), short(b))),
     }
@@ -169,7 +176,8 @@ fn settings(dir: &Path, case: &Json) -> Result<Settings, String> {
 /// The kube-inject path: `(semantic pass, byte-exact pass)` or a reason.
 fn kube_inject_path(dir: &Path, case: &Json, st: &Settings) -> Result<bool, String> {
     let cfg = InjectorConfig::parse_kube_inject(&st.config_text);
-    let injector = Injector::new(cfg, st.values.clone(), st.mesh.clone()).map_err(|e| e.to_string())?;
+    let injector =
+        Injector::new(cfg, st.values.clone(), st.mesh.clone()).map_err(|e| e.to_string())?;
     let input = read(dir, s(case, "input"))?;
     let ctx = InjectContext {
         env: Some(st.env.clone()),
@@ -253,7 +261,10 @@ fn object_to_pod(obj: &Json) -> Json {
     if kind == "Pod" {
         return obj.clone();
     }
-    let name = obj.pointer("/metadata/name").and_then(Json::as_str).unwrap_or("");
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Json::as_str)
+        .unwrap_or("");
     let template = if kind == "CronJob" {
         obj.pointer("/spec/jobTemplate/spec/template")
     } else {
@@ -265,7 +276,11 @@ fn object_to_pod(obj: &Json) -> Json {
     let spec = template.get("spec").cloned().unwrap_or(json!({}));
     let api = s(obj, "apiVersion");
     let (owner_kind, owner_name, gen_name) = if kind == "Deployment" {
-        ("ReplicaSet", format!("{name}-fake"), format!("{name}-fake-"))
+        (
+            "ReplicaSet",
+            format!("{name}-fake"),
+            format!("{name}-fake-"),
+        )
     } else {
         (kind, name.to_string(), name.to_string())
     };
@@ -309,7 +324,9 @@ fn webhook_normalise(pod: &mut Json, got: bool) {
         a.remove("sidecar.istio.io/status");
     }
     if got
-        && let Some(cs) = pod.pointer_mut("/spec/containers").and_then(Json::as_array_mut)
+        && let Some(cs) = pod
+            .pointer_mut("/spec/containers")
+            .and_then(Json::as_array_mut)
     {
         for c in cs {
             if let Some(env) = c.get_mut("env").and_then(Json::as_array_mut) {
@@ -328,11 +345,16 @@ fn webhook_normalise(pod: &mut Json, got: bool) {
 
 fn webhook_path(dir: &Path, case: &Json, st: &Settings) -> Result<(), String> {
     let cfg = InjectorConfig::parse(&st.config_text).map_err(|e| e.to_string())?;
-    let injector = Injector::new(cfg, st.values.clone(), st.mesh.clone()).map_err(|e| e.to_string())?;
+    let injector =
+        Injector::new(cfg, st.values.clone(), st.mesh.clone()).map_err(|e| e.to_string())?;
     let inputs = webhook_parts(&read(dir, s(case, "input"))?)?;
     let goldens = webhook_parts(&read(dir, s(case, "golden"))?)?;
     if inputs.len() != goldens.len() {
-        return Err(format!("webhook: {} parts vs golden {}", inputs.len(), goldens.len()));
+        return Err(format!(
+            "webhook: {} parts vs golden {}",
+            inputs.len(),
+            goldens.len()
+        ));
     }
     let ns = s(case, "webhook_request_namespace").to_string();
     let openshift = st.env.get("PLATFORM").map(String::as_str) == Some("openshift");
@@ -420,8 +442,14 @@ fn istio_1_24_6_injection_cases() {
     let report = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-failures.txt");
     let _ = std::fs::write(&report, failures.join("\n") + "\n");
     eprintln!("failing cases written to {}", report.display());
-    let floor: usize = include_str!("conformance-floor.txt").trim().parse().unwrap_or(0);
-    assert!(pass >= floor, "{pass}/{total} cases pass, below the recorded floor {floor}");
+    let floor: usize = include_str!("conformance-floor.txt")
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(
+        pass >= floor,
+        "{pass}/{total} cases pass, below the recorded floor {floor}"
+    );
 }
 
 #[test]
@@ -430,7 +458,8 @@ fn istioctl_kube_inject_cli_cases() {
         println!("conformance: {DATA} is absent; skipped");
         return;
     };
-    let cases = yaml(&read(&dir, "kube-inject-cases.yaml").unwrap_or_default()).unwrap_or(Json::Null);
+    let cases =
+        yaml(&read(&dir, "kube-inject-cases.yaml").unwrap_or_default()).unwrap_or(Json::Null);
     let Some(cases) = cases.as_array() else {
         panic!("kube-inject-cases.yaml: expected a list");
     };
@@ -440,7 +469,11 @@ fn istioctl_kube_inject_cli_cases() {
         let args: Vec<String> = case
             .get("args")
             .and_then(Json::as_array)
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let mut opts = KubeInjectOptions {
             env: Some(BTreeMap::new()),
@@ -451,7 +484,11 @@ fn istioctl_kube_inject_cli_cases() {
             let val = it.next().map(|v| {
                 // Relative data paths are relative to the conformance folder; `missing.yaml`
                 // stays as given so the error names it as istioctl does.
-                if v.starts_with("kube-inject/") { dir.join(v) } else { PathBuf::from(v) }
+                if v.starts_with("kube-inject/") {
+                    dir.join(v)
+                } else {
+                    PathBuf::from(v)
+                }
             });
             match flag.as_str() {
                 "-f" => opts.filename = val,
@@ -474,12 +511,26 @@ fn istioctl_kube_inject_cli_cases() {
             match (&result, case.get("golden").and_then(Json::as_str)) {
                 (Ok(out), Some(g)) => {
                     let golden = read(&dir, g).unwrap_or_default();
-                    let want: Vec<Json> = split_k8s_docs(&golden).iter().filter_map(|d| yaml(d).ok()).collect();
+                    let want: Vec<Json> = split_k8s_docs(&golden)
+                        .iter()
+                        .filter_map(|d| yaml(d).ok())
+                        .collect();
                     let same = want.len() == out.documents.len()
-                        && out.documents.iter().zip(&want).all(|(a, b)| semantic(a) == semantic(b));
+                        && out
+                            .documents
+                            .iter()
+                            .zip(&want)
+                            .all(|(a, b)| semantic(a) == semantic(b));
                     if !same {
-                        let d = out.documents.first().zip(want.first()).and_then(|(a, b)| first_diff(&semantic(a), &semantic(b), ""));
-                        failures.push(format!("{name}: {}", d.unwrap_or_else(|| "document count".into())));
+                        let d = out
+                            .documents
+                            .first()
+                            .zip(want.first())
+                            .and_then(|(a, b)| first_diff(&semantic(a), &semantic(b), ""));
+                        failures.push(format!(
+                            "{name}: {}",
+                            d.unwrap_or_else(|| "document count".into())
+                        ));
                     }
                     same
                 }
@@ -499,5 +550,9 @@ fn istioctl_kube_inject_cli_cases() {
     for f in &failures {
         eprintln!("FAIL {f}");
     }
-    assert_eq!(pass, cases.len(), "kube-inject CLI cases failing: {failures:?}");
+    assert_eq!(
+        pass,
+        cases.len(),
+        "kube-inject CLI cases failing: {failures:?}"
+    );
 }

@@ -481,9 +481,7 @@ pub(crate) fn proxy_image(
             .unwrap_or("")
             .to_string();
     }
-    if with_type
-        && let Some(Json::String(t)) = annotations.get("sidecar.istio.io/proxyImageType")
-    {
+    if with_type && let Some(Json::String(t)) = annotations.get("sidecar.istio.io/proxyImageType") {
         image_type = t.clone();
     }
     let tag = update_image_type(&tag, &image_type);
@@ -540,14 +538,23 @@ mod tests {
             raw: json!({"global": {"hub": "h", "tag": "1.2-distroless", "proxy": {"image": "proxyv2"}}}),
         };
         let none = Map::new();
-        assert_eq!(proxy_image(&v, "proxy", &Json::Null, &none, true), "h/proxyv2:1.2-distroless");
+        assert_eq!(
+            proxy_image(&v, "proxy", &Json::Null, &none, true),
+            "h/proxyv2:1.2-distroless"
+        );
         let mut a = Map::new();
         a.insert("sidecar.istio.io/proxyImageType".into(), json!("debug"));
-        assert_eq!(proxy_image(&v, "proxy", &Json::Null, &a, true), "h/proxyv2:1.2-debug");
+        assert_eq!(
+            proxy_image(&v, "proxy", &Json::Null, &a, true),
+            "h/proxyv2:1.2-debug"
+        );
         let v = InjectorValues {
             raw: json!({"global": {"hub": "h", "tag": 11, "proxy": {"image": "a/b:c"}}}),
         };
-        assert_eq!(proxy_image(&v, "proxy", &Json::Null, &none, true), "h/a/b:c:11");
+        assert_eq!(
+            proxy_image(&v, "proxy", &Json::Null, &none, true),
+            "h/a/b:c:11"
+        );
     }
 
     #[test]
@@ -556,6 +563,9 @@ mod tests {
         let Ok(c) = c else { panic!("parse") };
         assert_eq!(c.default_templates, vec!["sidecar".to_string()]);
         let k = InjectorConfig::parse_kube_inject("spec: {}\n");
-        assert_eq!(k.templates.get("sidecar").map(String::as_str), Some("spec: {}\n"));
+        assert_eq!(
+            k.templates.get("sidecar").map(String::as_str),
+            Some("spec: {}\n")
+        );
     }
 }

@@ -166,11 +166,7 @@ pub(crate) fn to_json(v: &Value) -> Json {
         }
         Value::String(s) => Json::String(s.to_string()),
         Value::List(items) => Json::Array(items.iter().map(to_json).collect()),
-        Value::Map(m) => Json::Object(
-            m.iter()
-                .map(|(k, v)| (k.to_string(), to_json(v)))
-                .collect(),
-        ),
+        Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect()),
         Value::Function(_) => Json::Null,
     }
 }

@@ -89,7 +89,8 @@ fn ports_of(containers: &Value, skip_proxy: bool) -> String {
     let mut parts = Vec::new();
     if let Value::List(cs) = containers {
         for c in cs.iter() {
-            if skip_proxy && matches!(c.field("Name"), Some(Value::String(n)) if n.as_ref() == "istio-proxy")
+            if skip_proxy
+                && matches!(c.field("Name"), Some(Value::String(n)) if n.as_ref() == "istio-proxy")
             {
                 continue;
             }
@@ -271,7 +272,9 @@ pub(crate) fn register(t: Template) -> Template {
         .func("toJSON", |a| {
             want_args("toJSON", a, 1)?;
             Ok(s(match &a[0] {
-                Value::Map(_) => go_json(&serde_json::to_value(string_map_arg(&a[0])).unwrap_or(Json::Null)),
+                Value::Map(_) => {
+                    go_json(&serde_json::to_value(string_map_arg(&a[0])).unwrap_or(Json::Null))
+                }
                 _ => "{}".to_string(),
             }))
         })
@@ -317,7 +320,13 @@ pub(crate) fn register(t: Template) -> Template {
             let lines: Vec<String> = text
                 .split('\n')
                 .enumerate()
-                .map(|(i, l)| if i > 0 { format!("{pad}{l}") } else { l.to_string() })
+                .map(|(i, l)| {
+                    if i > 0 {
+                        format!("{pad}{l}")
+                    } else {
+                        l.to_string()
+                    }
+                })
                 .collect();
             Ok(s(lines.join("\n")))
         })
@@ -432,7 +441,10 @@ mod tests {
 
     #[test]
     fn multus() {
-        assert_eq!(append_multus_network("", "default/istio-cni"), "default/istio-cni");
+        assert_eq!(
+            append_multus_network("", "default/istio-cni"),
+            "default/istio-cni"
+        );
         assert_eq!(
             append_multus_network("alt_cni", "default/istio-cni"),
             "alt_cni, default/istio-cni"
@@ -446,7 +458,10 @@ mod tests {
     #[test]
     fn exclude_port() {
         assert_eq!(exclude_inbound_port(&Value::Float(15020.0), ""), "15020");
-        assert_eq!(exclude_inbound_port(&Value::Float(15020.0), "4,5,6"), "4,5,6,15020");
+        assert_eq!(
+            exclude_inbound_port(&Value::Float(15020.0), "4,5,6"),
+            "4,5,6,15020"
+        );
         assert_eq!(exclude_inbound_port(&s("0"), "4"), "4");
         assert_eq!(exclude_inbound_port(&s("4"), "4,5"), "4,5");
     }
@@ -466,6 +481,10 @@ mod tests {
 
     #[test]
     fn err_helper_names_function() {
-        assert!(super::super::funcs_sprig::err("x", "y").to_string().contains("x"));
+        assert!(
+            super::super::funcs_sprig::err("x", "y")
+                .to_string()
+                .contains("x")
+        );
     }
 }

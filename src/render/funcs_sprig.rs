@@ -27,13 +27,20 @@ pub(crate) fn want_args(name: &str, args: &[Value], n: usize) -> Result<(), Temp
 }
 
 /// A `string` parameter: Go refuses nil and non-strings.
-pub(crate) fn arg_str<'a>(name: &str, args: &'a [Value], i: usize) -> Result<&'a str, TemplateError> {
+pub(crate) fn arg_str<'a>(
+    name: &str,
+    args: &'a [Value],
+    i: usize,
+) -> Result<&'a str, TemplateError> {
     match args.get(i) {
         Some(Value::String(s)) => Ok(s),
         Some(Value::Nil) | None => Err(err(name, "cannot assign nil to string")),
         Some(other) => Err(err(
             name,
-            format!("wrong type for value; expected string; got {}", other.type_name()),
+            format!(
+                "wrong type for value; expected string; got {}",
+                other.type_name()
+            ),
         )),
     }
 }
@@ -45,7 +52,10 @@ pub(crate) fn arg_int(name: &str, args: &[Value], i: usize) -> Result<i64, Templ
         Some(Value::Uint(n)) => i64::try_from(*n).map_err(|_| err(name, "integer overflow")),
         Some(other) => Err(err(
             name,
-            format!("wrong type for value; expected int; got {}", other.type_name()),
+            format!(
+                "wrong type for value; expected int; got {}",
+                other.type_name()
+            ),
         )),
         None => Err(err(name, "missing argument")),
     }
@@ -131,7 +141,10 @@ pub(crate) fn register(t: Template) -> Template {
     })
     .func("empty", |a| Ok(Value::Bool(a.first().is_none_or(is_empty))))
     .func("coalesce", |a| {
-        Ok(a.iter().find(|v| !is_empty(v)).cloned().unwrap_or(Value::Nil))
+        Ok(a.iter()
+            .find(|v| !is_empty(v))
+            .cloned()
+            .unwrap_or(Value::Nil))
     })
     .func("ternary", |a| {
         want_args("ternary", a, 3)?;
@@ -240,7 +253,11 @@ pub(crate) fn register(t: Template) -> Template {
         want_args("join", a, 2)?;
         let sep = arg_str("join", a, 0)?;
         let items: Vec<String> = match &a[1] {
-            Value::List(l) => l.iter().filter(|v| !matches!(v, Value::Nil)).map(strval).collect(),
+            Value::List(l) => l
+                .iter()
+                .filter(|v| !matches!(v, Value::Nil))
+                .map(strval)
+                .collect(),
             Value::Nil => Vec::new(),
             other => vec![strval(other)],
         };
@@ -274,11 +291,17 @@ pub(crate) fn register(t: Template) -> Template {
     })
     .func("first", |a| {
         want_args("first", a, 1)?;
-        Ok(list_items("first", a.first())?.first().cloned().unwrap_or(Value::Nil))
+        Ok(list_items("first", a.first())?
+            .first()
+            .cloned()
+            .unwrap_or(Value::Nil))
     })
     .func("last", |a| {
         want_args("last", a, 1)?;
-        Ok(list_items("last", a.first())?.last().cloned().unwrap_or(Value::Nil))
+        Ok(list_items("last", a.first())?
+            .last()
+            .cloned()
+            .unwrap_or(Value::Nil))
     })
     .func("rest", |a| {
         want_args("rest", a, 1)?;
@@ -317,7 +340,9 @@ pub(crate) fn register(t: Template) -> Template {
     .func("without", |a| {
         let items = list_items("without", a.first())?;
         let drop = a.get(1..).unwrap_or(&[]);
-        Ok(list(items.into_iter().filter(|v| !drop.contains(v)).collect()))
+        Ok(list(
+            items.into_iter().filter(|v| !drop.contains(v)).collect(),
+        ))
     })
     .func("nindent", |a| {
         want_args("nindent", a, 2)?;
@@ -344,7 +369,9 @@ pub(crate) fn register(t: Template) -> Template {
     .func("hasKey", |a| {
         want_args("hasKey", a, 2)?;
         let key = arg_str("hasKey", a, 1)?;
-        Ok(Value::Bool(matches!(&a[0], Value::Map(m) if m.contains_key(key))))
+        Ok(Value::Bool(
+            matches!(&a[0], Value::Map(m) if m.contains_key(key)),
+        ))
     })
     .func("keys", |a| {
         let mut out = Vec::new();
@@ -395,7 +422,9 @@ pub(crate) fn register(t: Template) -> Template {
     })
     .func("toPrettyJson", |a| {
         want_args("toPrettyJson", a, 1)?;
-        Ok(s(serde_json::to_string_pretty(&json_of(&a[0])).unwrap_or_default()))
+        Ok(s(
+            serde_json::to_string_pretty(&json_of(&a[0])).unwrap_or_default()
+        ))
     })
     .func("fromJson", |a| {
         want_args("fromJson", a, 1)?;
@@ -407,16 +436,20 @@ pub(crate) fn register(t: Template) -> Template {
     .func("b64enc", |a| {
         use base64::Engine;
         want_args("b64enc", a, 1)?;
-        Ok(s(base64::engine::general_purpose::STANDARD.encode(strval(&a[0]))))
+        Ok(s(
+            base64::engine::general_purpose::STANDARD.encode(strval(&a[0]))
+        ))
     })
     .func("b64dec", |a| {
         use base64::Engine;
         want_args("b64dec", a, 1)?;
         let text = strval(&a[0]);
-        Ok(s(match base64::engine::general_purpose::STANDARD.decode(text.as_bytes()) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) => e.to_string(),
-        }))
+        Ok(s(
+            match base64::engine::general_purpose::STANDARD.decode(text.as_bytes()) {
+                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Err(e) => e.to_string(),
+            },
+        ))
     })
     .func("int", |a| {
         want_args("int", a, 1)?;
@@ -432,7 +465,9 @@ pub(crate) fn register(t: Template) -> Template {
     })
     .func("atoi", |a| {
         want_args("atoi", a, 1)?;
-        Ok(Value::Int(arg_str("atoi", a, 0)?.trim().parse().unwrap_or(0)))
+        Ok(Value::Int(
+            arg_str("atoi", a, 0)?.trim().parse().unwrap_or(0),
+        ))
     })
     .func("add", |a| Ok(Value::Int(a.iter().map(to_i64).sum())))
     .func("add1", |a| {
@@ -460,8 +495,12 @@ pub(crate) fn register(t: Template) -> Template {
         }
         Ok(Value::Int(to_i64(&a[0]) % d))
     })
-    .func("max", |a| Ok(Value::Int(a.iter().map(to_i64).max().unwrap_or(0))))
-    .func("min", |a| Ok(Value::Int(a.iter().map(to_i64).min().unwrap_or(0))))
+    .func("max", |a| {
+        Ok(Value::Int(a.iter().map(to_i64).max().unwrap_or(0)))
+    })
+    .func("min", |a| {
+        Ok(Value::Int(a.iter().map(to_i64).min().unwrap_or(0)))
+    })
     .func("kindOf", |a| {
         want_args("kindOf", a, 1)?;
         Ok(s(go_kind(&a[0])))
@@ -520,7 +559,9 @@ pub(crate) fn register(t: Template) -> Template {
                 .collect(),
         ))
     })
-    .func("sprint", |a| Ok(s(a.iter().map(sprint).collect::<String>())))
+    .func("sprint", |a| {
+        Ok(s(a.iter().map(sprint).collect::<String>()))
+    })
 }
 
 fn byte_slice(text: &str, start: usize, end: usize) -> String {

@@ -49,7 +49,11 @@ pub(crate) fn go_yaml_key_cmp(a: &str, b: &str) -> Ordering {
             return ac.cmp(&bc);
         }
         if al || bl {
-            return if bl { Ordering::Less } else { Ordering::Greater };
+            return if bl {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
         let (mut an, mut bn) = (0i64, 0i64);
         if ac == '0' || bc == '0' {
@@ -68,12 +72,16 @@ pub(crate) fn go_yaml_key_cmp(a: &str, b: &str) -> Ordering {
         }
         let mut ai = i;
         while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an.saturating_mul(10).saturating_add(i64::from(ar[ai] as u8 - b'0'));
+            an = an
+                .saturating_mul(10)
+                .saturating_add(i64::from(ar[ai] as u8 - b'0'));
             ai += 1;
         }
         let mut bi = i;
         while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn.saturating_mul(10).saturating_add(i64::from(br[bi] as u8 - b'0'));
+            bn = bn
+                .saturating_mul(10)
+                .saturating_add(i64::from(br[bi] as u8 - b'0'));
             bi += 1;
         }
         if an != bn {
@@ -91,14 +99,6 @@ fn sorted_entries(m: &serde_json::Map<String, Json>) -> Vec<(&String, &Json)> {
     let mut entries: Vec<(&String, &Json)> = m.iter().collect();
     entries.sort_by(|a, b| go_yaml_key_cmp(a.0, b.0));
     entries
-}
-
-fn is_empty_collection(v: &Json) -> bool {
-    match v {
-        Json::Object(m) => m.is_empty(),
-        Json::Array(a) => a.is_empty(),
-        _ => true,
-    }
 }
 
 fn push_indent(out: &mut String, n: usize) {
@@ -196,9 +196,9 @@ struct Emitter<'a> {
     out: &'a mut String,
 }
 
-/// What go-yaml's `analyze_scalar` concluded about a string.
+/// What go-yaml's `analyze_scalar` concluded about a string (block context only: the
+/// emitter never writes flow collections).
 struct Analysis {
-    flow_plain: bool,
     block_plain: bool,
     single_quoted: bool,
     block: bool,
@@ -208,10 +208,6 @@ const BEST_WIDTH: usize = 80;
 
 impl Emitter<'_> {
     fn key(&mut self, k: &str) {
-        if is_empty_collection(&Json::Null) && k.is_empty() {
-            self.out.push_str("\"\"");
-            return;
-        }
         self.string(k, 0, 0, true);
     }
 
@@ -241,7 +237,7 @@ impl Emitter<'_> {
             return;
         }
         let a = analyze(s);
-        if a.block_plain && !s.is_empty() && !(simple_key && !a.flow_plain && false) {
+        if a.block_plain && !s.is_empty() {
             write_plain(self.out, s, col, cont_indent, !simple_key);
             return;
         }
@@ -249,7 +245,6 @@ impl Emitter<'_> {
             write_single_quoted(self.out, s, col, cont_indent, !simple_key);
             return;
         }
-        let _ = a.flow_plain;
         write_double_quoted(self.out, s);
     }
 }
@@ -293,17 +288,16 @@ fn analyze(s: &str) -> Analysis {
     let chars: Vec<char> = s.chars().collect();
     if chars.is_empty() {
         return Analysis {
-            flow_plain: false,
             block_plain: true,
             single_quoted: true,
             block: false,
         };
     }
     let mut block_ind = false;
-    let mut flow_ind = false;
+    let mut _flow_ind = false;
     if s.starts_with("---") || s.starts_with("...") {
         block_ind = true;
-        flow_ind = true;
+        _flow_ind = true;
     }
     let mut preceded_ws = true;
     let mut followed_ws = is_blankz(chars.get(1).copied());
@@ -319,37 +313,33 @@ fn analyze(s: &str) -> Analysis {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
                 | '%' | '@' | '`' => {
-                    flow_ind = true;
+                    _flow_ind = true;
                     block_ind = true;
                 }
                 '?' | ':' => {
-                    flow_ind = true;
+                    _flow_ind = true;
                     if followed_ws {
                         block_ind = true;
                     }
                 }
-                '-' => {
-                    if followed_ws {
-                        flow_ind = true;
-                        block_ind = true;
-                    }
+                '-' if followed_ws => {
+                    _flow_ind = true;
+                    block_ind = true;
                 }
                 _ => {}
             }
         } else {
             match c {
-                ',' | '?' | '[' | ']' | '{' | '}' => flow_ind = true,
+                ',' | '?' | '[' | ']' | '{' | '}' => _flow_ind = true,
                 ':' => {
-                    flow_ind = true;
+                    _flow_ind = true;
                     if followed_ws {
                         block_ind = true;
                     }
                 }
-                '#' => {
-                    if preceded_ws {
-                        flow_ind = true;
-                        block_ind = true;
-                    }
+                '#' if preceded_ws => {
+                    _flow_ind = true;
+                    block_ind = true;
                 }
                 _ => {}
             }
@@ -390,35 +380,27 @@ fn analyze(s: &str) -> Analysis {
         followed_ws = is_blankz(chars.get(i + 2).copied());
     }
     let mut a = Analysis {
-        flow_plain: true,
         block_plain: true,
         single_quoted: true,
         block: true,
     };
     if leading_space || leading_break || trailing_space || trailing_break {
-        a.flow_plain = false;
         a.block_plain = false;
     }
     if trailing_space {
         a.block = false;
     }
     if break_space {
-        a.flow_plain = false;
         a.block_plain = false;
         a.single_quoted = false;
     }
     if space_break || special {
-        a.flow_plain = false;
         a.block_plain = false;
         a.single_quoted = false;
         a.block = false;
     }
     if line_breaks {
-        a.flow_plain = false;
         a.block_plain = false;
-    }
-    if flow_ind {
-        a.flow_plain = false;
     }
     if block_ind {
         a.block_plain = false;
@@ -434,8 +416,8 @@ fn resolves_to_string(s: &str) -> bool {
     match s {
         "~" | "null" | "Null" | "NULL" | "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no"
         | "No" | "NO" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "on" | "On"
-        | "ON" | "off" | "Off" | "OFF" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf"
-        | "+.INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN" | "<<" => {
+        | "ON" | "off" | "Off" | "OFF" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
+        | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN" | "<<" => {
             return false;
         }
         _ => {}
@@ -444,8 +426,7 @@ fn resolves_to_string(s: &str) -> bool {
     if !(first.is_ascii_digit() || first == '+' || first == '-' || first == '.') {
         return true;
     }
-    if looks_like_int(s) || looks_like_float(s) || is_base60_float(s) || looks_like_timestamp(s)
-    {
+    if looks_like_int(s) || looks_like_float(s) || is_base60_float(s) || looks_like_timestamp(s) {
         return false;
     }
     true
@@ -562,8 +543,7 @@ fn write_single_quoted(
     for (i, &c) in chars.iter().enumerate() {
         if c == ' ' {
             let next_space = chars.get(i + 1) == Some(&' ');
-            if allow_breaks && !spaces && col > BEST_WIDTH && i != 0 && i != last && !next_space
-            {
+            if allow_breaks && !spaces && col > BEST_WIDTH && i != 0 && i != last && !next_space {
                 out.push('\n');
                 push_indent(out, indent);
                 col = indent;
@@ -689,6 +669,9 @@ mod tests {
         let s = "[{\"name\": \"alt_cni\"}, {\"name\": \"more_cni\", \"namespace\": \"kube-system\"}, {\"name\": \"istio-cni\", \"namespace\": \"default\"}]";
         let v = json!({"metadata": {"annotations": {"k8s.v1.cni.cncf.io/networks": s}}});
         let out = to_yaml(&v);
-        assert!(out.contains("\"namespace\":\n      \"kube-system\""), "{out}");
+        assert!(
+            out.contains("\"namespace\":\n      \"kube-system\""),
+            "{out}"
+        );
     }
 }

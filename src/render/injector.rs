@@ -2,7 +2,11 @@
 //! proxy config, stripping, template data, render, strategic merge) and the post-processing
 //! of `injectPod`, in Istio 1.24's order.
 
-use super::config::{InjectorConfig, InjectorValues, MeshConfig, merge_proxy_config, parse_proxy_config_annotation, proxy_image};
+use super::RenderError;
+use super::config::{
+    InjectorConfig, InjectorValues, MeshConfig, merge_proxy_config, parse_proxy_config_annotation,
+    proxy_image,
+};
 use super::data::{DataInputs, build, plain_value};
 use super::goyaml::parse_yaml;
 use super::postprocess::{
@@ -13,7 +17,6 @@ use super::smp::strategic_merge;
 use super::template::CompiledTemplate;
 use super::typed::normalize;
 use super::validate::validate_annotations;
-use super::RenderError;
 use gotmpl::Value;
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
@@ -95,7 +98,10 @@ pub fn deploy_meta_from_pod(pod: &Json) -> DeployMeta {
         && let Some(owner) = meta
             .get("ownerReferences")
             .and_then(Json::as_array)
-            .and_then(|o| o.iter().find(|r| r.get("controller").and_then(Json::as_bool) == Some(true)))
+            .and_then(|o| {
+                o.iter()
+                    .find(|r| r.get("controller").and_then(Json::as_bool) == Some(true))
+            })
     {
         dm.api_version = s(owner.get("apiVersion"));
         dm.kind = s(owner.get("kind"));
@@ -130,13 +136,19 @@ pub fn deploy_meta_from_pod(pod: &Json) -> DeployMeta {
 /// OpenShift: the user's `istio-proxy` copying an app container's `runAsUser` would pin the
 /// sidecar to the app's UID; Istio clears it so the namespace range applies.
 fn clear_matching_proxy_user(pod: &mut Json) {
-    let Some(cs) = pod.pointer_mut("/spec/containers").and_then(Json::as_array_mut) else {
+    let Some(cs) = pod
+        .pointer_mut("/spec/containers")
+        .and_then(Json::as_array_mut)
+    else {
         return;
     };
     let app_users: Vec<i64> = cs
         .iter()
         .filter(|c| c.get("name").and_then(Json::as_str) != Some(PROXY))
-        .filter_map(|c| c.pointer("/securityContext/runAsUser").and_then(Json::as_i64))
+        .filter_map(|c| {
+            c.pointer("/securityContext/runAsUser")
+                .and_then(Json::as_i64)
+        })
         .collect();
     for c in cs.iter_mut() {
         if c.get("name").and_then(Json::as_str) != Some(PROXY) {
@@ -159,7 +171,10 @@ fn clear_matching_proxy_user(pod: &mut Json) {
 /// `(.+)-\d{8,10}$` → the first group.
 fn cron_job_base(name: &str) -> Option<String> {
     let (base, digits) = name.rsplit_once('-')?;
-    if !base.is_empty() && (8..=10).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+    if !base.is_empty()
+        && (8..=10).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+    {
         Some(base.to_string())
     } else {
         None
@@ -168,7 +183,11 @@ fn cron_job_base(name: &str) -> Option<String> {
 
 impl Injector {
     /// Parses every template of `config` once.
-    pub fn new(config: InjectorConfig, values: InjectorValues, mesh: MeshConfig) -> Result<Self, RenderError> {
+    pub fn new(
+        config: InjectorConfig,
+        values: InjectorValues,
+        mesh: MeshConfig,
+    ) -> Result<Self, RenderError> {
         let mut templates = BTreeMap::new();
         for (name, src) in &config.templates {
             templates.insert(name.clone(), CompiledTemplate::parse(name, src)?);
@@ -185,7 +204,11 @@ impl Injector {
 
     /// Builds an injector from the ConfigMap texts: the injector ConfigMap's `config` and
     /// `values` keys and the mesh ConfigMap's `mesh` key (`None`: Istio's defaults).
-    pub fn from_configmaps(config: &str, values: &str, mesh: Option<&str>) -> Result<Self, RenderError> {
+    pub fn from_configmaps(
+        config: &str,
+        values: &str,
+        mesh: Option<&str>,
+    ) -> Result<Self, RenderError> {
         let config = InjectorConfig::parse(config)?;
         let values = InjectorValues::parse(values)?;
         let mesh = match mesh {
@@ -216,7 +239,10 @@ impl Injector {
                 .and_then(Json::as_str)
                 .is_none_or(str::is_empty);
             if ns_empty && !ctx.request_namespace.is_empty() {
-                meta.insert("namespace".into(), Json::String(ctx.request_namespace.clone()));
+                meta.insert(
+                    "namespace".into(),
+                    Json::String(ctx.request_namespace.clone()),
+                );
             }
         }
         if ctx.openshift {
@@ -258,10 +284,11 @@ impl Injector {
         let mut proxy_config = self.mesh.default_config();
         let mut mesh_json = self.mesh.json.clone();
         if let Some(text) = annos.get("proxy.istio.io/config").and_then(Json::as_str) {
-            let overlay = parse_proxy_config_annotation(text).map_err(|e| RenderError::Annotation {
-                annotation: "proxy.istio.io/config".into(),
-                message: e,
-            })?;
+            let overlay =
+                parse_proxy_config_annotation(text).map_err(|e| RenderError::Annotation {
+                    annotation: "proxy.istio.io/config".into(),
+                    message: e,
+                })?;
             proxy_config = merge_proxy_config(&proxy_config, &overlay);
             mesh_json["defaultConfig"] = proxy_config.clone();
         }
@@ -269,16 +296,31 @@ impl Injector {
 
         // Cluster and network for the proxy env.
         let mut proxy_envs = ctx.proxy_envs.clone();
-        let vstr = |p: &str| self.values.get(p).and_then(Json::as_str).unwrap_or("").to_string();
+        let vstr = |p: &str| {
+            self.values
+                .get(p)
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let mut cluster = vstr("/global/multiCluster/clusterName");
         let mut network = vstr("/global/network");
-        if let Some(c) = proxy_envs.get("ISTIO_META_CLUSTER_ID").filter(|c| !c.is_empty()) {
+        if let Some(c) = proxy_envs
+            .get("ISTIO_META_CLUSTER_ID")
+            .filter(|c| !c.is_empty())
+        {
             cluster = c.clone();
         }
-        if let Some(n) = proxy_envs.get("ISTIO_META_NETWORK").filter(|n| !n.is_empty()) {
+        if let Some(n) = proxy_envs
+            .get("ISTIO_META_NETWORK")
+            .filter(|n| !n.is_empty())
+        {
             network = n.clone();
         }
-        if let Some(n) = labels(pod).get("topology.istio.io/network").and_then(Json::as_str) {
+        if let Some(n) = labels(pod)
+            .get("topology.istio.io/network")
+            .and_then(Json::as_str)
+        {
             network = n.to_string();
         }
         if !cluster.is_empty() {
@@ -290,7 +332,11 @@ impl Injector {
 
         let stripped = reinsert_overrides(&strip_pod(pod, status_port))?;
         let native_env = ctx.env_var("ENABLE_NATIVE_SIDECARS") == "true";
-        let revision = if ctx.revision.is_empty() { "default" } else { &ctx.revision };
+        let revision = if ctx.revision.is_empty() {
+            "default"
+        } else {
+            &ctx.revision
+        };
         let inputs = DataInputs {
             pod: &stripped,
             type_kind: &deploy.kind,
@@ -310,7 +356,9 @@ impl Injector {
         };
 
         let names = self.select_templates(&annos, default_templates, !kube)?;
-        let native_anno = annos.get("sidecar.istio.io/nativeSidecar").and_then(Json::as_str);
+        let native_anno = annos
+            .get("sidecar.istio.io/nativeSidecar")
+            .and_then(Json::as_str);
         let native = match native_anno {
             Some("true") => true,
             Some("false") => false,
@@ -395,7 +443,10 @@ impl Injector {
         defaults: &[String],
         use_aliases: bool,
     ) -> Result<Vec<String>, RenderError> {
-        let requested: Vec<String> = match annos.get("inject.istio.io/templates").and_then(Json::as_str) {
+        let requested: Vec<String> = match annos
+            .get("inject.istio.io/templates")
+            .and_then(Json::as_str)
+        {
             Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
             None => defaults.to_vec(),
         };
@@ -425,7 +476,10 @@ mod tests {
         let pod = json!({"metadata": {"generateName": "hello-fake-", "labels": {"pod-template-hash": "fake"},
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "hello-fake", "controller": true}]}});
         let dm = deploy_meta_from_pod(&pod);
-        assert_eq!((dm.kind.as_str(), dm.name.as_str(), dm.api_version.as_str()), ("Deployment", "hello", "apps/v1"));
+        assert_eq!(
+            (dm.kind.as_str(), dm.name.as_str(), dm.api_version.as_str()),
+            ("Deployment", "hello", "apps/v1")
+        );
         let pod = json!({"metadata": {"generateName": "x", "ownerReferences": [{"apiVersion": "batch/v1",
             "kind": "Job", "name": "nightly-27712345", "controller": true}]}});
         assert_eq!(deploy_meta_from_pod(&pod).kind, "CronJob");
@@ -442,15 +496,23 @@ mod tests {
         let out = inj.inject_pod(&pod, &InjectContext::default());
         let Ok(out) = out else { panic!("inject") };
         assert_eq!(out["spec"]["containers"][1]["name"], "istio-proxy");
-        assert_eq!(out["metadata"]["annotations"]["prometheus.io/port"], "15020");
+        assert_eq!(
+            out["metadata"]["annotations"]["prometheus.io/port"],
+            "15020"
+        );
     }
 
     #[test]
     fn unknown_template_is_an_error() {
         let inj = Injector::from_configmaps("templates:\n  sidecar: 'spec: {}'\n", "{}", None);
         let Ok(inj) = inj else { panic!("injector") };
-        let pod = json!({"metadata": {"annotations": {"inject.istio.io/templates": "nope"}}, "spec": {}});
+        let pod =
+            json!({"metadata": {"annotations": {"inject.istio.io/templates": "nope"}}, "spec": {}});
         let e = inj.inject_pod(&pod, &InjectContext::default()).err();
-        assert!(e.map(|e| e.to_string()).unwrap_or_default().contains("\"nope\" not found"));
+        assert!(
+            e.map(|e| e.to_string())
+                .unwrap_or_default()
+                .contains("\"nope\" not found")
+        );
     }
 }

@@ -3,14 +3,14 @@
 //! ReplicationController and DeploymentConfig, copies every other document through byte for
 //! byte, and reports Istio's skip messages (host networking, injection disabled).
 
+use super::RenderError;
 use super::config::{InjectorConfig, InjectorValues, MeshConfig};
 use super::goyaml::{parse_yaml, to_yaml};
 use super::injector::{DeployMeta, InjectContext, Injector, deploy_meta_from_pod};
 use super::typed::normalize;
-use super::RenderError;
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The result of injecting a manifest.
 #[derive(Debug, Clone, Default)]
@@ -38,7 +38,9 @@ pub enum KubeInjectError {
         reason: String,
     },
     /// Offline injection needs the injector config.
-    #[error("--injectConfigFile is required without a cluster (no injector ConfigMap or webhook is reachable offline)")]
+    #[error(
+        "--injectConfigFile is required without a cluster (no injector ConfigMap or webhook is reachable offline)"
+    )]
     NoInjectConfig,
     /// A document is not valid YAML.
     #[error("{file}: document {index}: {message}")]
@@ -75,7 +77,7 @@ pub enum KubeInjectError {
         name: String,
         /// The render error.
         #[source]
-        source: RenderError,
+        source: Box<RenderError>,
     },
     /// A settings file could not be parsed.
     #[error("{path}: {source}")]
@@ -84,7 +86,7 @@ pub enum KubeInjectError {
         path: String,
         /// The parse error.
         #[source]
-        source: RenderError,
+        source: Box<RenderError>,
     },
 }
 
@@ -119,7 +121,10 @@ fn is_workload(api_version: &str, kind: &str) -> bool {
         (api_version, kind),
         // OpenShift's legacy API also serves DeploymentConfig in the core group.
         ("v1", "Pod" | "ReplicationController" | "DeploymentConfig")
-            | ("apps/v1", "Deployment" | "DaemonSet" | "ReplicaSet" | "StatefulSet")
+            | (
+                "apps/v1",
+                "Deployment" | "DaemonSet" | "ReplicaSet" | "StatefulSet"
+            )
             | ("batch/v1", "Job" | "CronJob")
             | ("apps.openshift.io/v1", "DeploymentConfig")
     )
@@ -159,7 +164,14 @@ pub fn kube_inject(
                 let ia = str_at(&item, "/apiVersion").to_string();
                 let ik = str_at(&item, "/kind").to_string();
                 if is_workload(&ia, &ik) {
-                    new_items.push(inject_object(injector, item, file_name, index, ctx, &mut out.warnings)?);
+                    new_items.push(inject_object(
+                        injector,
+                        item,
+                        file_name,
+                        index,
+                        ctx,
+                        &mut out.warnings,
+                    )?);
                 } else {
                     new_items.push(item);
                 }
@@ -195,7 +207,10 @@ fn template_path(kind: &str) -> &'static str {
 /// kube-inject's own `injectRequired` (policy enabled, no selectors), 1.12–1.26 parsing.
 fn inject_required(meta: &Json) -> bool {
     let ns = str_at(meta, "/namespace");
-    if matches!(ns, "kube-system" | "kube-public" | "kube-node-lease" | "local-path-storage") {
+    if matches!(
+        ns,
+        "kube-system" | "kube-public" | "kube-node-lease" | "local-path-storage"
+    ) {
         return false;
     }
     let mut v = str_at(meta, "/annotations/sidecar.istio.io~1inject");
@@ -205,11 +220,10 @@ fn inject_required(meta: &Json) -> bool {
     {
         v = l;
     }
-    match v.to_ascii_lowercase().as_str() {
-        "" => true,
-        "y" | "yes" | "true" | "on" => true,
-        _ => false,
-    }
+    matches!(
+        v.to_ascii_lowercase().as_str(),
+        "" | "y" | "yes" | "true" | "on"
+    )
 }
 
 fn inject_object(
@@ -238,7 +252,10 @@ fn inject_object(
     } else {
         format!("{path}/metadata")
     };
-    let metadata = obj.pointer(&meta_path).cloned().unwrap_or_else(|| json!({}));
+    let metadata = obj
+        .pointer(&meta_path)
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     let spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
     let pod = json!({"metadata": metadata, "spec": spec});
 
@@ -304,14 +321,23 @@ fn inject_object(
             index,
             kind: kind.clone(),
             name: obj_name.clone(),
-            source,
+            source: Box::new(source),
         })?;
     let meta_parent = meta_path.strip_suffix("/metadata").unwrap_or("");
     if let Some(t) = obj.pointer_mut(meta_parent).and_then(Json::as_object_mut) {
-        t.insert("metadata".into(), mutated.get("metadata").cloned().unwrap_or_else(|| json!({})));
+        t.insert(
+            "metadata".into(),
+            mutated
+                .get("metadata")
+                .cloned()
+                .unwrap_or_else(|| json!({})),
+        );
     }
     if let Some(t) = obj.pointer_mut(path).and_then(Json::as_object_mut) {
-        t.insert("spec".into(), mutated.get("spec").cloned().unwrap_or_else(|| json!({})));
+        t.insert(
+            "spec".into(),
+            mutated.get("spec").cloned().unwrap_or_else(|| json!({})),
+        );
     }
     add_typed_extras(&mut obj, &kind);
     normalize(&mut obj);
@@ -334,11 +360,21 @@ fn add_typed_extras(obj: &mut Json, kind: &str) {
     let tp = template_path(kind);
     if !tp.is_empty() {
         ensure_obj(obj, tp, "metadata");
-        set_default(obj, &format!("{tp}/metadata"), "creationTimestamp", Json::Null);
+        set_default(
+            obj,
+            &format!("{tp}/metadata"),
+            "creationTimestamp",
+            Json::Null,
+        );
     }
     if kind == "CronJob" {
         ensure_obj(obj, "/spec/jobTemplate", "metadata");
-        set_default(obj, "/spec/jobTemplate/metadata", "creationTimestamp", Json::Null);
+        set_default(
+            obj,
+            "/spec/jobTemplate/metadata",
+            "creationTimestamp",
+            Json::Null,
+        );
     }
     let status = match kind {
         "StatefulSet" => json!({"availableReplicas": 0, "replicas": 0}),
@@ -381,7 +417,7 @@ pub struct KubeInjectOptions {
     pub env: Option<BTreeMap<String, String>>,
 }
 
-fn read(path: &PathBuf) -> Result<String, KubeInjectError> {
+fn read(path: &Path) -> Result<String, KubeInjectError> {
     std::fs::read_to_string(path).map_err(|e| KubeInjectError::Open {
         path: path.display().to_string(),
         reason: match e.kind() {
@@ -392,10 +428,10 @@ fn read(path: &PathBuf) -> Result<String, KubeInjectError> {
     })
 }
 
-fn settings_err(path: &PathBuf) -> impl Fn(RenderError) -> KubeInjectError + '_ {
+fn settings_err(path: &Path) -> impl Fn(RenderError) -> KubeInjectError + '_ {
     move |source| KubeInjectError::Settings {
         path: path.display().to_string(),
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -417,7 +453,10 @@ pub fn run_kube_inject(opts: &KubeInjectOptions) -> Result<KubeInjectOutput, Kub
             })
         })?;
         iop_values = v.pointer("/spec/values").cloned().filter(|v| !v.is_null());
-        iop_mesh = v.pointer("/spec/meshConfig").cloned().filter(|v| !v.is_null());
+        iop_mesh = v
+            .pointer("/spec/meshConfig")
+            .cloned()
+            .filter(|v| !v.is_null());
     }
     let mesh = match (&iop_mesh, &opts.mesh_config_file) {
         (Some(m), _) => MeshConfig::parse(&to_yaml(m)).map_err(settings_err(file))?,
@@ -466,7 +505,10 @@ mod tests {
         let Ok(out) = out else { panic!("kube-inject") };
         assert_eq!(
             out.warnings,
-            vec!["===> Skipping injection because Deployment \"s/h\" has host networking enabled\n".to_string()]
+            vec![
+                "===> Skipping injection because Deployment \"s/h\" has host networking enabled\n"
+                    .to_string()
+            ]
         );
         let input = "kind: Service\napiVersion: v1\nmetadata:\n  name: x\n";
         let out = kube_inject(&inj, input, "f.yaml", &InjectContext::default());

@@ -249,7 +249,8 @@ pub(crate) fn reapply_overwritten(
             o.insert("initContainers".into(), Json::Array(over_ics));
         }
         let text = serde_json::to_string(&Json::Object(o)).unwrap_or_default();
-        ensure_map(&mut out, &["metadata", "annotations"]).insert(OVERRIDES.into(), Json::String(text));
+        ensure_map(&mut out, &["metadata", "annotations"])
+            .insert(OVERRIDES.into(), Json::String(text));
     }
     adjust_init_user(&mut out, original, tproxy);
     Ok(out)
@@ -309,7 +310,13 @@ fn adjust_init_user(pod: &mut Json, original: &Json, tproxy: bool) {
 /// Sanitised annotation key as Prometheus label name.
 fn sanitize(k: &str) -> String {
     k.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -384,9 +391,7 @@ fn overwrite_cluster_info(pod: &mut Json, envs: &BTreeMap<String, String>) {
         return;
     };
     if let Some(env) = c.get_mut("env").and_then(Json::as_array_mut) {
-        env.retain(|e| {
-            !envs.contains_key(e.get("name").and_then(Json::as_str).unwrap_or(""))
-        });
+        env.retain(|e| !envs.contains_key(e.get("name").and_then(Json::as_str).unwrap_or("")));
     }
     for (k, v) in envs {
         push_env(c, k, v.clone());
@@ -464,7 +469,11 @@ fn port_map(c: &Json) -> BTreeMap<String, i64> {
 }
 
 /// `kubeProbeToInternalProber` + `updateNamedPort`.
-fn internal_prober(probe: Option<&Json>, ports: &BTreeMap<String, i64>, target: i64) -> Option<Json> {
+fn internal_prober(
+    probe: Option<&Json>,
+    ports: &BTreeMap<String, i64>,
+    target: i64,
+) -> Option<Json> {
     let probe = probe?;
     let mut out = Map::new();
     if let Some(g) = probe.get("grpc") {
@@ -480,9 +489,7 @@ fn internal_prober(probe: Option<&Json>, ports: &BTreeMap<String, i64>, target: 
         let mut action = probe.get(field).cloned().unwrap_or(Json::Null);
         match action.get("port") {
             Some(Json::String(name)) => {
-                let Some(n) = ports.get(name) else {
-                    return None;
-                };
+                let n = ports.get(name)?;
                 action["port"] = json!(n);
             }
             Some(Json::Number(n)) if n.as_i64() == Some(target) => return None,
@@ -490,7 +497,10 @@ fn internal_prober(probe: Option<&Json>, ports: &BTreeMap<String, i64>, target: 
         }
         out.insert(field.into(), go_order(&action, field));
     }
-    if let Some(t) = probe.get("timeoutSeconds").filter(|t| t.as_i64() != Some(0)) {
+    if let Some(t) = probe
+        .get("timeoutSeconds")
+        .filter(|t| t.as_i64() != Some(0))
+    {
         out.insert("timeoutSeconds".into(), t.clone());
     }
     Some(Json::Object(out))
@@ -514,7 +524,10 @@ fn rewrite_probes(pod: &mut Json, p: &PostParams<'_>) {
     }
     // DumpAppProbers: every non-proxy container, init containers included.
     let mut probers: BTreeMap<String, Json> = BTreeMap::new();
-    for c in list(pod, "initContainers").iter().chain(list(pod, "containers")) {
+    for c in list(pod, "initContainers")
+        .iter()
+        .chain(list(pod, "containers"))
+    {
         let name = name_of(c);
         if name == PROXY {
             continue;
@@ -538,8 +551,9 @@ fn rewrite_probes(pod: &mut Json, p: &PostParams<'_>) {
                 .get("env")
                 .and_then(Json::as_array)
                 .and_then(|env| {
-                    env.iter()
-                        .find(|e| e.get("name").and_then(Json::as_str) == Some("ISTIO_KUBE_APP_PROBERS"))
+                    env.iter().find(|e| {
+                        e.get("name").and_then(Json::as_str) == Some("ISTIO_KUBE_APP_PROBERS")
+                    })
                 })
                 .and_then(|e| e.get("value").and_then(Json::as_str))
                 .map(str::to_string);
@@ -555,7 +569,9 @@ fn rewrite_probes(pod: &mut Json, p: &PostParams<'_>) {
                     let text = serde_json::to_string(&merged).unwrap_or_default();
                     if let Some(env) = sidecar.get_mut("env").and_then(Json::as_array_mut) {
                         for e in env.iter_mut() {
-                            if e.get("name").and_then(Json::as_str) == Some("ISTIO_KUBE_APP_PROBERS") {
+                            if e.get("name").and_then(Json::as_str)
+                                == Some("ISTIO_KUBE_APP_PROBERS")
+                            {
                                 e["value"] = Json::String(text.clone());
                             }
                         }
@@ -638,7 +654,11 @@ pub(crate) fn injection_status(template_pod: &Json, revision: &str) -> String {
             .iter()
             .map(|c| Json::String(name_of(c).to_string()))
             .collect();
-        if v.is_empty() { Json::Null } else { Json::Array(v) }
+        if v.is_empty() {
+            Json::Null
+        } else {
+            Json::Array(v)
+        }
     };
     let mut m = Map::new();
     m.insert("initContainers".into(), names_of("initContainers"));
@@ -665,7 +685,9 @@ fn reorder(pod: &mut Json, hold: bool) {
     if let Some(cs) = list_mut(pod, "containers") {
         move_container(cs, PROXY, hold);
     }
-    let native = list(pod, "initContainers").iter().any(|c| name_of(c) == PROXY);
+    let native = list(pod, "initContainers")
+        .iter()
+        .any(|c| name_of(c) == PROXY);
     let Some(ics) = list_mut(pod, "initContainers") else {
         return;
     };
@@ -734,6 +756,9 @@ mod tests {
     fn probe_rewrite() {
         let mut probe = json!({"tcpSocket": {"port": 80}, "periodSeconds": 3});
         rewrite_one(&mut probe, "/app-health/a/livez", 15020);
-        assert_eq!(probe, json!({"periodSeconds": 3, "httpGet": {"path": "/app-health/a/livez", "port": 15020}}));
+        assert_eq!(
+            probe,
+            json!({"periodSeconds": 3, "httpGet": {"path": "/app-health/a/livez", "port": 15020}})
+        );
     }
 }

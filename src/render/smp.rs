@@ -33,8 +33,14 @@ pub enum SmpError {
 /// The merge key of a list field of the Pod schema, if the list merges.
 fn merge_key(field: &str) -> Option<&'static str> {
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes"
-        | "imagePullSecrets" | "env" | "resourceClaims" | "schedulingGates" => Some("name"),
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "imagePullSecrets"
+        | "env"
+        | "resourceClaims"
+        | "schedulingGates" => Some("name"),
         "volumeMounts" => Some("mountPath"),
         "volumeDevices" => Some("devicePath"),
         "ports" => Some("containerPort"),
@@ -69,9 +75,7 @@ fn strip_directives(v: &Json) -> Json {
         ),
         Json::Array(a) => Json::Array(
             a.iter()
-                .filter(|i| {
-                    !matches!(i.get("$patch").and_then(Json::as_str), Some("delete"))
-                })
+                .filter(|i| !matches!(i.get("$patch").and_then(Json::as_str), Some("delete")))
                 .map(strip_directives)
                 .collect(),
         ),
@@ -79,7 +83,11 @@ fn strip_directives(v: &Json) -> Json {
     }
 }
 
-fn merge_map(mut original: Map<String, Json>, patch: &Map<String, Json>, path: &str) -> Result<Map<String, Json>, SmpError> {
+fn merge_map(
+    mut original: Map<String, Json>,
+    patch: &Map<String, Json>,
+    path: &str,
+) -> Result<Map<String, Json>, SmpError> {
     if let Some(d) = patch.get("$patch") {
         match d.as_str() {
             Some("replace") => {
@@ -170,7 +178,12 @@ fn key_of<'a>(item: &'a Json, key: &str) -> Option<&'a Json> {
     item.get(key)
 }
 
-fn merge_list(original: &[Json], patch: &[Json], key: &str, path: &str) -> Result<Vec<Json>, SmpError> {
+fn merge_list(
+    original: &[Json],
+    patch: &[Json],
+    key: &str,
+    path: &str,
+) -> Result<Vec<Json>, SmpError> {
     if patch.is_empty() {
         return Ok(original.to_vec());
     }

@@ -162,7 +162,10 @@ mod tests {
     fn render(src: &str, data: Json) -> String {
         let t = CompiledTemplate::parse("t", src);
         let Ok(t) = t else {
-            return format!("parse error: {}", t.err().map(|e| e.to_string()).unwrap_or_default());
+            return format!(
+                "parse error: {}",
+                t.err().map(|e| e.to_string()).unwrap_or_default()
+            );
         };
         let mut reg = StringMaps::default();
         let v = k8s_value(&data, &mut reg);
@@ -188,8 +191,16 @@ mod tests {
         let Ok(t) = t else {
             panic!("parse failed");
         };
-        let data = plain_value(&json!({"v": {"port": 15020}, "m": {"Annotations": {}}}), true);
-        let out = t.execute(&data, StringMaps::default(), Some(BTreeMap::new()), Json::Null);
+        let data = plain_value(
+            &json!({"v": {"port": 15020}, "m": {"Annotations": {}}}),
+            true,
+        );
+        let out = t.execute(
+            &data,
+            StringMaps::default(),
+            Some(BTreeMap::new()),
+            Json::Null,
+        );
         assert_eq!(
             out.ok().as_deref(),
             Some("15020 15020 \"15020\" a-b x\n  y|\n  x")
@@ -199,7 +210,10 @@ mod tests {
     #[test]
     fn left_trimmed_comments_keep_the_following_newline() {
         let t = CompiledTemplate::parse("t", "- x\n  {{- /* c */}}\n  b: 1\n{{- /* d */ -}}\n e");
-        let out = t.ok().map(|t| t.execute(&Value::Nil, StringMaps::default(), None, Json::Null).ok());
+        let out = t.ok().map(|t| {
+            t.execute(&Value::Nil, StringMaps::default(), None, Json::Null)
+                .ok()
+        });
         assert_eq!(out, Some(Some("- x\n  b: 1e".to_string())));
     }
 

@@ -201,7 +201,9 @@ pub(crate) fn canonical_quantity(text: &str) -> Option<String> {
         "Pi" => (50, true, false),
         "Ei" => (60, true, false),
         other => {
-            let e = other.strip_prefix('e').or_else(|| other.strip_prefix('E'))?;
+            let e = other
+                .strip_prefix('e')
+                .or_else(|| other.strip_prefix('E'))?;
             let n: i32 = e.parse().ok()?;
             exp10 += n;
             (0, false, true)
@@ -228,23 +230,20 @@ pub(crate) fn canonical_quantity(text: &str) -> Option<String> {
         value_nano = if r > 0 { q + 1 } else { q };
         e += 1;
     }
-    if binary {
-        if value_nano % 1_000_000_000 == 0 {
-            let whole = value_nano / 1_000_000_000;
-            let suffixes = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
-            let mut idx = 0;
-            let mut w = whole;
-            while idx + 1 < suffixes.len() && w != 0 && w % 1024 == 0 {
-                w /= 1024;
-                idx += 1;
-            }
-            if whole.abs() >= 1024 || idx == 0 {
-                return Some(format!("{w}{}", suffixes[idx]));
-            }
+    // Binary quantities that are not whole fall back to decimal SI.
+    if binary && value_nano % 1_000_000_000 == 0 {
+        let whole = value_nano / 1_000_000_000;
+        let suffixes = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+        let mut idx = 0;
+        let mut w = whole;
+        while idx + 1 < suffixes.len() && w != 0 && w % 1024 == 0 {
+            w /= 1024;
+            idx += 1;
         }
-        // Binary quantities that are not whole fall back to decimal SI.
+        if whole.abs() >= 1024 || idx == 0 {
+            return Some(format!("{w}{}", suffixes[idx]));
+        }
     }
-    let _ = exponent_form;
     decimal_si(value_nano, exponent_form)
 }
 

@@ -8,7 +8,11 @@ fn valid_port(p: &str) -> Result<(), String> {
     match p.trim().parse::<u32>() {
         Ok(n) if n <= 65535 => Ok(()),
         Ok(n) => Err(format!("port number {n} must be in the range 1..65535")),
-        Err(e) => Err(format!("strconv.ParseUint: parsing {:?}: {}", p.trim(), go_parse_err(&e))),
+        Err(e) => Err(format!(
+            "strconv.ParseUint: parsing {:?}: {}",
+            p.trim(),
+            go_parse_err(&e)
+        )),
     }
 }
 
@@ -33,13 +37,15 @@ fn cidr(v: &str) -> Result<(), String> {
     let (addr, bits) = v
         .split_once('/')
         .ok_or_else(|| format!("netip.ParsePrefix({v:?}): no '/'"))?;
-    let ip: std::net::IpAddr = addr
-        .parse()
-        .map_err(|_| format!("netip.ParsePrefix({v:?}): ParseAddr({addr:?}): unable to parse IP"))?;
+    let ip: std::net::IpAddr = addr.parse().map_err(|_| {
+        format!("netip.ParsePrefix({v:?}): ParseAddr({addr:?}): unable to parse IP")
+    })?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     match bits.parse::<u32>() {
         Ok(b) if b <= max => Ok(()),
-        _ => Err(format!("netip.ParsePrefix({v:?}): bad bits after slash: {bits:?}")),
+        _ => Err(format!(
+            "netip.ParsePrefix({v:?}): bad bits after slash: {bits:?}"
+        )),
     }
 }
 
@@ -167,7 +173,12 @@ mod tests {
     #[test]
     fn rejects_like_istio() {
         let e = check_one("traffic.sidecar.istio.io/includeOutboundIPRanges", "bad");
-        assert!(e.err().unwrap_or_default().to_lowercase().contains("includeipranges"));
+        assert!(
+            e.err()
+                .unwrap_or_default()
+                .to_lowercase()
+                .contains("includeipranges")
+        );
         assert!(check_one("traffic.sidecar.istio.io/excludeOutboundIPRanges", "*").is_err());
         assert!(check_one("traffic.sidecar.istio.io/excludeInboundPorts", "*").is_err());
         assert!(check_one("traffic.sidecar.istio.io/includeInboundPorts", "bad").is_err());
@@ -176,7 +187,13 @@ mod tests {
 
     #[test]
     fn accepts_good_values() {
-        assert!(check_one("traffic.sidecar.istio.io/includeOutboundIPRanges", "127.0.0.1/24,10.96.0.1/24").is_ok());
+        assert!(
+            check_one(
+                "traffic.sidecar.istio.io/includeOutboundIPRanges",
+                "127.0.0.1/24,10.96.0.1/24"
+            )
+            .is_ok()
+        );
         assert!(check_one("traffic.sidecar.istio.io/includeInboundPorts", "*").is_ok());
         assert!(check_one("traffic.sidecar.istio.io/excludeInboundPorts", "").is_ok());
         assert!(check_one("sidecar.istio.io/proxyCPU", "100m").is_ok());
