@@ -11,6 +11,7 @@
 
 use super::RenderError;
 use super::data::{StringMaps, map_addr};
+use gotmpl::parse::{BranchNode, Expr, ListNode, Node, Parser, PipeNode};
 use gotmpl::{Template, TemplateError, Value};
 use serde_json::Value as Json;
 use std::cell::RefCell;
@@ -98,15 +99,13 @@ fn preprocess(src: &str) -> String {
 impl CompiledTemplate {
     /// Parses `src` as the template `name` with Istio's function map.
     pub(crate) fn parse(name: &str, src: &str) -> Result<Self, RenderError> {
-        let t = Template::new(name);
-        let t = super::funcs_sprig::register(t);
-        let t = super::funcs_istio::register(t);
-        let tmpl = t
-            .parse(&preprocess(src))
-            .map_err(|e| RenderError::TemplateParse {
-                template: name.to_string(),
-                message: located(name, &e),
-            })?;
+        let t = new_with_funcs(name);
+        let source = preprocess(src);
+        let tmpl = t.parse(&source).map_err(|e| RenderError::TemplateParse {
+            template: name.to_string(),
+            message: located(name, &e),
+        })?;
+        check_functions(name, &source)?;
         Ok(Self {
             name: name.to_string(),
             tmpl,
@@ -140,6 +139,98 @@ impl CompiledTemplate {
                 template: self.name.clone(),
                 message: e.to_string(),
             })
+    }
+}
+
+fn new_with_funcs(name: &str) -> Template {
+    let t = Template::new(name);
+    let t = super::funcs_sprig::register(t);
+    super::funcs_istio::register(t)
+}
+
+/// Go rejects a call to an undefined function at parse time (`function "x" not defined`);
+/// gotmpl only fails when the call executes, so walk the tree and probe every identifier.
+fn check_functions(name: &str, source: &str) -> Result<(), RenderError> {
+    let Ok(parser) = Parser::with_name(Some(name), source, "{{", "}}") else {
+        return Ok(());
+    };
+    let Ok((tree, defines)) = parser.parse() else {
+        return Ok(());
+    };
+    let mut idents: Vec<(String, usize, usize)> = Vec::new();
+    walk_list(&tree, &mut idents);
+    for d in &defines {
+        walk_list(&d.body, &mut idents);
+    }
+    let mut checked: Vec<&str> = Vec::new();
+    for (ident, offset, line) in &idents {
+        if checked.contains(&ident.as_str()) {
+            continue;
+        }
+        checked.push(ident);
+        let probe = new_with_funcs("probe").parse(&format!("{{{{ {ident} }}}}"));
+        let undefined = match probe {
+            Ok(p) => matches!(
+                p.execute_to_string(&Value::Nil),
+                Err(TemplateError::UndefinedFunction(_))
+            ),
+            Err(_) => false,
+        };
+        if undefined {
+            let line_start = source[..(*offset).min(source.len())]
+                .rfind('\n')
+                .map_or(0, |p| p + 1);
+            let col = source[line_start..(*offset).min(source.len())]
+                .chars()
+                .count();
+            return Err(RenderError::TemplateParse {
+                template: name.to_string(),
+                message: format!("template: {name}:{line}:{col}: function {ident:?} not defined"),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn walk_list(list: &ListNode, out: &mut Vec<(String, usize, usize)>) {
+    for n in &list.nodes {
+        match n {
+            Node::List(l) => walk_list(l, out),
+            Node::Action(a) => walk_pipe(&a.pipe, out),
+            Node::If(b) | Node::Range(b) | Node::With(b) => walk_branch(b, out),
+            Node::Template(t) => {
+                if let Some(p) = &t.pipe {
+                    walk_pipe(p, out);
+                }
+            }
+            Node::Define(d) => walk_list(&d.body, out),
+            _ => {}
+        }
+    }
+}
+
+fn walk_branch(b: &BranchNode, out: &mut Vec<(String, usize, usize)>) {
+    walk_pipe(&b.pipe, out);
+    walk_list(&b.body, out);
+    if let Some(e) = &b.else_body {
+        walk_list(e, out);
+    }
+}
+
+fn walk_pipe(p: &PipeNode, out: &mut Vec<(String, usize, usize)>) {
+    for c in &p.commands {
+        for a in &c.args {
+            walk_expr(a, out);
+        }
+    }
+}
+
+fn walk_expr(e: &Expr, out: &mut Vec<(String, usize, usize)>) {
+    match e {
+        Expr::Identifier(pos, name) => out.push((name.to_string(), pos.offset, pos.line)),
+        Expr::Pipe(_, p) => walk_pipe(p, out),
+        Expr::Chain(_, inner, _) => walk_expr(inner, out),
+        _ => {}
     }
 }
 
@@ -225,14 +316,17 @@ mod tests {
     }
 
     #[test]
-    fn unknown_function_fails() {
-        let t = CompiledTemplate::parse("sidecar", "{{ nosuchfunc 1 }}");
-        let failed = match t {
-            Err(_) => true,
-            Ok(t) => t
-                .execute(&Value::Nil, StringMaps::default(), None, Json::Null)
-                .is_err(),
-        };
-        assert!(failed);
+    fn unknown_function_is_a_located_parse_error() {
+        let e = CompiledTemplate::parse(
+            "sidecar",
+            "a: 1\nb: {{ if true }}{{ nosuchfunc 1 }}{{ end }}",
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            e.contains("sidecar:2:") && e.contains("function \"nosuchfunc\" not defined"),
+            "{e}"
+        );
     }
 }
