@@ -299,8 +299,8 @@ fn inject_object(
         warnings.push(format!(
             "===> Skipping injection because {kind_prefix}{full_name:?} {reason}\n"
         ));
-        add_typed_extras(&mut obj, &kind);
         normalize(&mut obj);
+        add_typed_extras(&mut obj, &kind);
         return Ok(obj);
     }
 
@@ -339,8 +339,8 @@ fn inject_object(
             mutated.get("spec").cloned().unwrap_or_else(|| json!({})),
         );
     }
-    add_typed_extras(&mut obj, &kind);
     normalize(&mut obj);
+    add_typed_extras(&mut obj, &kind);
     Ok(obj)
 }
 
