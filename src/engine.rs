@@ -471,6 +471,36 @@ impl<'s> Engine<'s> {
     pub fn effective_labels(&self, namespace: &str) -> BTreeMap<String, String> {
         self.labels_for(namespace).into_owned()
     }
+
+    /// Indexes (into [`Engine::webhooks`]) of every mesh injector webhook the API server calls
+    /// for this pod, in call order. [`Verdict::injectors_matched`] only counts them; the
+    /// `webhooks-overlap` check needs their names, and asks only for the rare pods it flags.
+    pub fn matched_injectors(&self, subject: &PodSubject<'_>) -> Vec<usize> {
+        let ns_labels = self.labels_for(&subject.namespace);
+        let labels = subject.meta.labels.as_ref().unwrap_or(&NO_LABELS);
+        let pod_json = if self.needs_object_json {
+            pod_json(subject.meta, subject.spec, &subject.namespace)
+        } else {
+            Value::Null
+        };
+        let name = subject.meta.name.as_deref().unwrap_or("");
+        let request = AdmissionRequest::pod_create(
+            &subject.namespace,
+            name,
+            &pod_json,
+            labels,
+            Some(&ns_labels),
+        );
+        self.webhooks
+            .iter()
+            .enumerate()
+            .filter(|(i, wh)| {
+                self.roles.get(*i).is_some_and(|r| *r != WebhookRole::Other)
+                    && wh.matches(&request, &mut NoTrace).is_matched()
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
 }
 
 fn is_linkerd_injector_webhook(configuration: &str, name: &str) -> bool {
