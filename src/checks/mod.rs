@@ -4,10 +4,14 @@
 mod annotation_misplaced;
 mod host_network;
 mod inject_value_invalid;
+mod namespace_label_conflict;
 mod namespace_not_selected;
+mod pod_missing_sidecar;
 mod policy_disabled;
 mod policy_invalid;
 mod protected_namespace;
+mod revision_missing;
+mod webhooks_overlap;
 
 pub(crate) mod support;
 pub(crate) mod util;
@@ -24,5 +28,9 @@ pub fn builtin() -> Vec<Box<dyn Check>> {
         Box::new(inject_value_invalid::InjectValueInvalid),
         Box::new(protected_namespace::ProtectedNamespace),
         Box::new(host_network::HostNetwork),
+        Box::new(pod_missing_sidecar::PodMissingSidecar),
+        Box::new(webhooks_overlap::WebhooksOverlap),
+        Box::new(namespace_label_conflict::NamespaceLabelConflict),
+        Box::new(revision_missing::RevisionMissing),
     ]
 }
