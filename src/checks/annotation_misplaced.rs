@@ -16,7 +16,7 @@ use crate::workload::PodSubject;
 
 use super::support::{
     MetaChange, Section, change_command, covered_by_workload, get, has_istio, has_linkerd,
-    istio_settings,
+    istio_revision, istio_settings,
 };
 use super::util::{ISTIO_INJECT, LINKERD_INJECT, subject_name, subject_ref};
 
@@ -163,7 +163,8 @@ fn istio_annotation_needs_label(
     verdict: &Verdict,
     out: &mut Vec<Finding>,
 ) {
-    if verdict.inject || verdict.decisive != "no-webhook-matched" {
+    // Only when istiod is never called: another mesh's webhook may still have matched.
+    if verdict.inject || istio_revision(ctx.engine, verdict).is_some() {
         return;
     }
     let Some(value) = get(subject.meta.annotations.as_ref(), ISTIO_INJECT) else {

@@ -15,7 +15,7 @@ use crate::workload::PodSubject;
 
 use super::support::{
     MetaChange, Section, change_command, covered_by_workload, get, has_istio, has_linkerd,
-    istio_settings, shell_quote,
+    istio_revision, istio_settings, shell_quote,
 };
 use super::util::{ISTIO_INJECT, LINKERD_INJECT, subject_name, subject_ref};
 
@@ -182,11 +182,12 @@ fn namespace_linkerd(name: &str, v: &str, origin: &Origin, out: &mut Vec<Finding
 }
 
 /// What is wrong with one Istio value under some rules, or `None` when it does what it says.
+/// `istio_called`: whether an Istio webhook matched the pod as it is.
 fn istio_problem(
     rules: InjectRules,
     section: Section,
     value: &str,
-    verdict: &Verdict,
+    istio_called: bool,
 ) -> Option<String> {
     if value.is_empty() {
         return None;
@@ -206,7 +207,7 @@ fn istio_problem(
                 "istiod reads only y, yes, true or on (any case) as yes, so this is an explicit \"do not inject\"".to_owned(),
             ),
             InjectValue::Yes
-                if label && value != "true" && verdict.decisive == "no-webhook-matched" =>
+                if label && value != "true" && !istio_called =>
             {
                 Some("istiod would read it as yes, but the object webhooks' selector needs exactly \"true\", so no webhook calls istiod".to_owned())
             }
@@ -242,7 +243,8 @@ fn pod_istio(
         checked.push((Section::Annotations, a));
     }
     for (section, value) in checked {
-        let Some(problem) = istio_problem(rules, section, value, verdict) else {
+        let called = istio_revision(ctx.engine, verdict).is_some();
+        let Some(problem) = istio_problem(rules, section, value, called) else {
             continue;
         };
         let word = if section == Section::Labels {
@@ -283,43 +285,32 @@ fn pod_istio(
 mod tests {
     use super::*;
 
-    fn verdict(decisive: &'static str) -> Verdict {
-        Verdict {
-            inject: false,
-            mesh: None,
-            webhook: None,
-            decisive,
-            injectors_matched: 0,
-            not_evaluated: false,
-        }
-    }
-
     #[test]
     fn istio_values_per_version() {
-        let v = verdict("policy");
+        let v = true;
         let exact = InjectRules::LabelWinsExact;
         let lenient = InjectRules::LabelWinsLenient;
         let old = InjectRules::AnnotationOnly;
         let ann = Section::Annotations;
         let lab = Section::Labels;
         // ≥1.27: only true/false.
-        assert!(istio_problem(exact, lab, "yes", &v).is_some());
-        assert!(istio_problem(exact, ann, "enabled", &v).is_some());
-        assert!(istio_problem(exact, lab, "true", &v).is_none());
-        assert!(istio_problem(exact, lab, "false", &v).is_none());
-        assert!(istio_problem(exact, lab, "", &v).is_none());
+        assert!(istio_problem(exact, lab, "yes", v).is_some());
+        assert!(istio_problem(exact, ann, "enabled", v).is_some());
+        assert!(istio_problem(exact, lab, "true", v).is_none());
+        assert!(istio_problem(exact, lab, "false", v).is_none());
+        assert!(istio_problem(exact, lab, "", v).is_none());
         // 1.12–1.26: `enabled` is an explicit no; `yes` and `off` do what they say.
-        assert!(istio_problem(lenient, ann, "enabled", &v).is_some());
-        assert!(istio_problem(lenient, ann, "yes", &v).is_none());
-        assert!(istio_problem(lenient, ann, "off", &v).is_none());
-        assert!(istio_problem(lenient, lab, "TRUE", &v).is_none());
+        assert!(istio_problem(lenient, ann, "enabled", v).is_some());
+        assert!(istio_problem(lenient, ann, "yes", v).is_none());
+        assert!(istio_problem(lenient, ann, "off", v).is_none());
+        assert!(istio_problem(lenient, lab, "TRUE", v).is_none());
         // ...but a yes-label other than "true" reaches no object webhook.
-        assert!(istio_problem(lenient, lab, "yes", &verdict("no-webhook-matched")).is_some());
+        assert!(istio_problem(lenient, lab, "yes", false).is_some());
         // ≤1.11: lenient annotation; the label is for selectors only.
-        assert!(istio_problem(old, ann, "enabled", &v).is_some());
-        assert!(istio_problem(old, ann, "on", &v).is_none());
-        assert!(istio_problem(old, lab, "yes", &v).is_some());
-        assert!(istio_problem(old, lab, "true", &v).is_none());
+        assert!(istio_problem(old, ann, "enabled", v).is_some());
+        assert!(istio_problem(old, ann, "on", v).is_none());
+        assert!(istio_problem(old, lab, "yes", v).is_some());
+        assert!(istio_problem(old, lab, "true", v).is_none());
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Check for PolicyDisabled {
                 )
             } else {
                 format!(
-                    "injector policy of revision \"{}\" is disabled in {cm}, so {} {} not injected although istiod is called for them; pods need {opt_in}",
+                    "injector policy of revision \"{}\" is disabled in {cm}, so {} {} not injected although the webhook calls istiod; pods need {opt_in}",
                     settings.revision,
                     name_list(&names, 5),
                     if names.len() == 1 { "is" } else { "are" }

@@ -4,6 +4,8 @@
 
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
 use crate::mesh::istio::config::Policy;
+use crate::trace::StepResult;
+use crate::workload::PodSubject;
 
 use super::support::{
     auto_inject_command, has_istio, name_list, not_injected_by_policy, revision_is_served,
@@ -11,6 +13,18 @@ use super::support::{
 use super::util::subject_name;
 
 pub struct PolicyInvalid;
+
+/// Whether istiod's trace shows an explicit "no" before the policy (the inject label or
+/// annotation, or a neverInjectSelector).
+fn opts_out(ctx: &CheckContext<'_>, subject: &PodSubject<'_>) -> bool {
+    ctx.engine.explain(subject).trace.iter().any(|s| {
+        s.result == StepResult::Fail
+            && matches!(
+                s.step.as_str(),
+                "inject-label" | "inject-annotation" | "never-inject-selector"
+            )
+    })
+}
 
 impl Check for PolicyInvalid {
     fn doc(&self) -> &'static str {
@@ -47,12 +61,20 @@ impl Check for PolicyInvalid {
             } else {
                 "(not set)".to_owned()
             };
-            let affected = not_injected_by_policy(ctx, &settings.revision);
+            // Pods that opt out explicitly would not be injected under any policy.
+            let affected: Vec<_> = not_injected_by_policy(ctx, &settings.revision)
+                .into_iter()
+                .filter(|(s, _)| !opts_out(ctx, s))
+                .collect();
             let names: Vec<String> = affected.iter().map(|(s, _)| subject_name(s)).collect();
             let consequence = if names.is_empty() {
                 "no pod of this revision will get a sidecar".to_owned()
             } else {
-                format!("{} get no sidecar", name_list(&names, 5))
+                format!(
+                    "{} {} no sidecar",
+                    name_list(&names, 5),
+                    if names.len() == 1 { "gets" } else { "get" }
+                )
             };
             let what = if settings.policy_set {
                 format!("sets policy {shown}")

@@ -67,7 +67,11 @@ impl Check for RevisionMissing {
             let affected = if pods.is_empty() {
                 "no pod created there is injected".to_owned()
             } else {
-                format!("{} get no Istio sidecar", name_list(&pods, 5))
+                format!(
+                    "{} {} no Istio sidecar",
+                    name_list(&pods, 5),
+                    if pods.len() == 1 { "gets" } else { "get" }
+                )
             };
             let ns_q = shell_quote(name);
             let fix = match &suggestion {
