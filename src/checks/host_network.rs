@@ -2,6 +2,7 @@
 //! Linkerd's injector ever injects such a pod (a proxy would capture the node's traffic), so
 //! the request cannot be met; either the pod leaves the host network or it opts out openly.
 
+use k8s_openapi::api::core::v1::PodSpec;
 use serde_json::json;
 
 use crate::check::{Check, CheckContext, Evidence, Finding, Severity, Skip};
@@ -49,8 +50,14 @@ impl Check for HostNetwork {
                     };
                     (mesh, format!("{field}={value}"))
                 }
-                // The namespace asks, the webhook was called, and the injector refused.
-                (None, Some(mesh)) if verdict.decisive == "host-network" => {
+                // The namespace asks and the injector refused. An Istio webhook matches only
+                // namespaces (or pods) labelled for it; Linkerd's matches nearly every pod and
+                // decides by annotation, so there the engine must inject the same pod once it
+                // is off the host network.
+                (None, Some(mesh))
+                    if verdict.decisive == "host-network"
+                        && (mesh == Mesh::Istio || injected_without(ctx, subject)) =>
+                {
                     (mesh, format!("its namespace \"{}\"", subject.namespace))
                 }
                 _ => continue,
@@ -103,6 +110,21 @@ impl Check for HostNetwork {
         }
         Ok(())
     }
+}
+
+/// Whether the engine injects the pod when it is not on the host network.
+fn injected_without(ctx: &CheckContext<'_>, subject: &PodSubject<'_>) -> bool {
+    let Some(spec) = subject.spec else {
+        return false;
+    };
+    let off = PodSpec {
+        host_network: Some(false),
+        ..spec.clone()
+    };
+    let ns_labels = ctx.engine.effective_labels(&subject.namespace);
+    ctx.engine
+        .verdict_with(subject, subject.meta, Some(&off), &ns_labels, None)
+        .inject
 }
 
 fn served_mesh(ctx: &CheckContext<'_>, verdict: &Verdict) -> Option<Mesh> {

@@ -125,9 +125,10 @@ impl Check for ProtectedNamespace {
                 severity: Severity::Warning,
                 object: ObjectRef::new("Namespace", None, ns),
                 message: format!(
-                    "namespace \"{ns}\" is selected for injection ({}), but istiod never injects into it: {} get no sidecar",
+                    "namespace \"{ns}\" is selected for injection ({}), but istiod never injects into it: {} {} no sidecar",
                     show_labels(&labels),
-                    super::support::name_list(&who, 5)
+                    super::support::name_list(&who, 5),
+                    if who.len() == 1 { "gets" } else { "get" }
                 ),
                 evidence: vec![Evidence::new(
                     "metadata.labels",
