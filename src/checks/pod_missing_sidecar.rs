@@ -126,8 +126,9 @@ impl Check for PodMissingSidecar {
                 severity: Severity::Warning,
                 object,
                 message: format!(
-                    "{whose} {verb} without the {} sidecar although it would be injected if created now{via}: {why}",
-                    first.proxy
+                    "{whose} {verb} without the {} sidecar although {} would be injected if created now{via}: {why}",
+                    first.proxy,
+                    if pods.len() == 1 { "it" } else { "they" }
                 ),
                 evidence,
                 fix,
