@@ -86,7 +86,7 @@ impl Check for RevisionMissing {
                 severity: Severity::Error,
                 object: ObjectRef::new("Namespace", None, name),
                 message: format!(
-                    "namespace \"{name}\" is labelled {ISTIO_REV}={rev}, but no active webhook serves a revision or tag \"{rev}\"{} (served: {served_text}): {affected}",
+                    "namespace \"{name}\" is labelled {ISTIO_REV}={rev}, but no active webhook serves a revision or tag \"{rev}\" (served: {served_text}{}): {affected}",
                     deactivated_note(engine, rev)
                 ),
                 evidence: vec![Evidence::new(
@@ -144,7 +144,7 @@ impl Check for RevisionMissing {
                 severity: Severity::Error,
                 object: subject_ref(subject),
                 message: format!(
-                    "{} is labelled {ISTIO_REV}={rev}, but no active webhook serves a revision or tag \"{rev}\"{} (served: {served_text}): it gets no Istio sidecar",
+                    "{} is labelled {ISTIO_REV}={rev}, but no active webhook serves a revision or tag \"{rev}\" (served: {served_text}{}): it gets no Istio sidecar",
                     subject_name(subject),
                     deactivated_note(engine, rev)
                 ),
@@ -161,7 +161,7 @@ impl Check for RevisionMissing {
     }
 }
 
-/// ` (its webhooks in X are deactivated)` when `istioctl tag` neutralised the ones naming it.
+/// `; the webhooks of X that name it are deactivated` when `istioctl tag` neutralised them.
 fn deactivated_note(engine: &Engine<'_>, rev: &str) -> String {
     let configs: Vec<&str> = engine
         .istio
@@ -171,7 +171,7 @@ fn deactivated_note(engine: &Engine<'_>, rev: &str) -> String {
         .map(|w| w.configuration.as_str())
         .collect();
     match configs.first() {
-        Some(c) => format!(" (the webhooks of {c} that name it are deactivated)"),
+        Some(c) => format!("; the webhooks of {c} that name it are deactivated"),
         None => String::new(),
     }
 }

@@ -49,37 +49,34 @@ impl Check for WebhooksOverlap {
                 }
             }
         }
+        // One finding per pair of configurations, naming every pair of webhooks in them.
+        let mut by_config: BTreeMap<(&str, &str), Vec<((usize, usize), Vec<&PodSubject<'_>>)>> =
+            BTreeMap::new();
         for ((a, b), subjects) in pairs {
             let (Some(wa), Some(wb)) = (engine.webhooks.get(a), engine.webhooks.get(b)) else {
                 continue;
             };
-            let (ra, rb) = (engine.roles.get(a), engine.roles.get(b));
-            let names: Vec<String> = subjects.iter().map(|s| subject_name(s)).collect();
-            let namespaces: BTreeSet<&str> =
-                subjects.iter().map(|s| s.namespace.as_str()).collect();
+            by_config
+                .entry((&wa.configuration, &wb.configuration))
+                .or_default()
+                .push(((a, b), subjects));
+        }
+        for (_, groups) in by_config {
+            let mut sentences = Vec::new();
             let mut evidence = Vec::new();
-            for (w, r) in [(wa, ra), (wb, rb)] {
-                evidence.push(Evidence::new(
-                    format!("webhooks[{}] {}", w.index, w.name),
-                    format!("{} ({})", describe(r), selectors(w)),
-                    "the only mesh injector webhook matching these pods",
-                    w.origin.as_ref().unwrap_or(&Origin::Derived),
-                ));
-            }
-            for s in subjects.iter().take(3) {
-                evidence.push(Evidence::new(
-                    subject_name(s),
-                    format!("matched by {} and {}", wa.name, wb.name),
-                    "matched by one injector",
-                    &s.origin,
-                ));
-            }
-            out.push(Finding {
-                check: ID.to_owned(),
-                severity: Severity::Error,
-                object: ObjectRef::new("MutatingWebhookConfiguration", None, &wb.configuration),
-                message: format!(
-                    "webhooks {}/{} ({}) and {}/{} ({}) both inject {}: each injector is called for the same pod and may add its own proxy",
+            let mut namespaces: BTreeSet<&str> = BTreeSet::new();
+            let mut first_pair = None;
+            for ((a, b), subjects) in &groups {
+                let (Some(wa), Some(wb)) = (engine.webhooks.get(*a), engine.webhooks.get(*b))
+                else {
+                    continue;
+                };
+                let (ra, rb) = (engine.roles.get(*a), engine.roles.get(*b));
+                first_pair.get_or_insert(((wa, ra), (wb, rb)));
+                let names: Vec<String> = subjects.iter().map(|s| subject_name(s)).collect();
+                namespaces.extend(subjects.iter().map(|s| s.namespace.as_str()));
+                sentences.push(format!(
+                    "{}/{} ({}) and {}/{} ({}) both inject {}",
                     wa.configuration,
                     wa.name,
                     describe(ra),
@@ -87,6 +84,34 @@ impl Check for WebhooksOverlap {
                     wb.name,
                     describe(rb),
                     name_list(&names, 5)
+                ));
+                for (w, r) in [(wa, ra), (wb, rb)] {
+                    evidence.push(Evidence::new(
+                        format!("{}: webhooks[{}] {}", w.configuration, w.index, w.name),
+                        format!("{} ({})", describe(r), selectors(w)),
+                        "the only mesh injector webhook matching these pods",
+                        w.origin.as_ref().unwrap_or(&Origin::Derived),
+                    ));
+                }
+                if let Some(s) = subjects.first() {
+                    evidence.push(Evidence::new(
+                        subject_name(s),
+                        format!("matched by {} and {}", wa.name, wb.name),
+                        "matched by one injector",
+                        &s.origin,
+                    ));
+                }
+            }
+            let Some(((wa, ra), (wb, rb))) = first_pair else {
+                continue;
+            };
+            out.push(Finding {
+                check: ID.to_owned(),
+                severity: Severity::Error,
+                object: ObjectRef::new("MutatingWebhookConfiguration", None, &wb.configuration),
+                message: format!(
+                    "webhooks {}: each injector is called for the same pod and may add its own proxy",
+                    sentences.join("; webhooks ")
                 ),
                 evidence,
                 fix: fix(ctx, (wa, ra), (wb, rb), &namespaces),
