@@ -29,8 +29,7 @@ impl Check for PodMissingSidecar {
             ));
         }
         // Pods grouped by the workload whose restart recreates them; bare pods stand alone.
-        let mut groups: BTreeMap<(String, Option<(&'static str, String)>), Vec<Missing<'_>>> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<GroupKey, Vec<Missing<'_>>> = BTreeMap::new();
         for (subject, verdict) in ctx.subjects {
             if subject.target.kind != "Pod" || !verdict.inject || !is_live(ctx, subject) {
                 continue;
@@ -137,6 +136,9 @@ impl Check for PodMissingSidecar {
         Ok(())
     }
 }
+
+/// The namespace and the workload (or pod) whose restart (or deletion) recreates the pods.
+type GroupKey = (String, Option<(&'static str, String)>);
 
 struct Missing<'a> {
     subject: &'a PodSubject<'a>,

@@ -25,7 +25,7 @@ pub fn has_istio(engine: &Engine<'_>) -> bool {
 
 /// Whether Linkerd's proxy-injector webhook is in the input.
 pub fn has_linkerd(engine: &Engine<'_>) -> bool {
-    engine.roles.iter().any(|r| *r == WebhookRole::Linkerd)
+    engine.roles.contains(&WebhookRole::Linkerd)
 }
 
 /// The Istio revision whose injector decided, when an Istio webhook matched.

@@ -50,8 +50,7 @@ impl Check for WebhooksOverlap {
             }
         }
         // One finding per pair of configurations, naming every pair of webhooks in them.
-        let mut by_config: BTreeMap<(&str, &str), Vec<((usize, usize), Vec<&PodSubject<'_>>)>> =
-            BTreeMap::new();
+        let mut by_config: BTreeMap<(&str, &str), Vec<PairPods<'_>>> = BTreeMap::new();
         for ((a, b), subjects) in pairs {
             let (Some(wa), Some(wb)) = (engine.webhooks.get(a), engine.webhooks.get(b)) else {
                 continue;
@@ -120,6 +119,9 @@ impl Check for WebhooksOverlap {
         Ok(())
     }
 }
+
+/// Two webhooks (indexes in call order) and the pods both would inject.
+type PairPods<'a> = ((usize, usize), Vec<&'a PodSubject<'a>>);
 
 fn describe(role: Option<&WebhookRole>) -> String {
     match role {
