@@ -3,20 +3,30 @@
 //! for that revision, whatever the labels and annotations say.
 
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
-use crate::mesh::istio::config::Policy;
+use crate::mesh::istio::config::{InjectorSettings, Policy};
 use crate::trace::StepResult;
 use crate::workload::PodSubject;
 
 use super::support::{
     auto_inject_command, has_istio, name_list, not_injected_by_policy, revision_is_served,
 };
-use super::util::subject_name;
+use super::util::{ISTIO_INJECT, subject_name};
 
 pub struct PolicyInvalid;
 
 /// Whether istiod's trace shows an explicit "no" before the policy (the inject label or
 /// annotation, or a neverInjectSelector).
-fn opts_out(ctx: &CheckContext<'_>, subject: &PodSubject<'_>) -> bool {
+fn opts_out(ctx: &CheckContext<'_>, settings: &InjectorSettings, subject: &PodSubject<'_>) -> bool {
+    // The trace is only worth computing when something could say no.
+    let has_key = |m: Option<&std::collections::BTreeMap<String, String>>| {
+        m.is_some_and(|m| m.contains_key(ISTIO_INJECT))
+    };
+    if !has_key(subject.meta.labels.as_ref())
+        && !has_key(subject.meta.annotations.as_ref())
+        && settings.never_inject.is_empty()
+    {
+        return false;
+    }
     ctx.engine.explain(subject).trace.iter().any(|s| {
         s.result == StepResult::Fail
             && matches!(
@@ -64,7 +74,7 @@ impl Check for PolicyInvalid {
             // Pods that opt out explicitly would not be injected under any policy.
             let affected: Vec<_> = not_injected_by_policy(ctx, &settings.revision)
                 .into_iter()
-                .filter(|(s, _)| !opts_out(ctx, s))
+                .filter(|(s, _)| !opts_out(ctx, settings, s))
                 .collect();
             let names: Vec<String> = affected.iter().map(|(s, _)| subject_name(s)).collect();
             let consequence = if names.is_empty() {
