@@ -471,6 +471,79 @@ impl<'s> Engine<'s> {
     pub fn effective_labels(&self, namespace: &str) -> BTreeMap<String, String> {
         self.labels_for(namespace).into_owned()
     }
+
+    /// Every mesh injector webhook the API server calls for this pod, in call order, each with
+    /// whether its injector would inject the pod if it were the only one called.
+    /// [`Verdict::injectors_matched`] only counts the matches and [`Engine::verdict`] decides
+    /// with the first; the `webhooks-overlap` check needs the others' names and answers, and
+    /// asks only for the rare pods with more than one match.
+    pub fn matched_injectors(&self, subject: &PodSubject<'_>) -> Vec<(usize, bool)> {
+        let ns_labels = self.labels_for(&subject.namespace);
+        let labels = subject.meta.labels.as_ref().unwrap_or(&NO_LABELS);
+        let pod_json = if self.needs_object_json {
+            pod_json(subject.meta, subject.spec, &subject.namespace)
+        } else {
+            Value::Null
+        };
+        let name = subject.meta.name.as_deref().unwrap_or("");
+        let request = AdmissionRequest::pod_create(
+            &subject.namespace,
+            name,
+            &pod_json,
+            labels,
+            Some(&ns_labels),
+        );
+        let annotations = subject.meta.annotations.as_ref().unwrap_or(&NO_LABELS);
+        let mut out = Vec::new();
+        for (i, wh) in self.webhooks.iter().enumerate() {
+            let Some(role) = self.roles.get(i) else {
+                continue;
+            };
+            if *role == WebhookRole::Other || !wh.matches(&request, &mut NoTrace).is_matched() {
+                continue;
+            }
+            let inject = match role {
+                WebhookRole::Istio { revision } => {
+                    let facts = PodFacts {
+                        namespace: &subject.namespace,
+                        labels,
+                        annotations,
+                        host_network: subject.spec.and_then(|s| s.host_network).unwrap_or(false),
+                    };
+                    // Same fallback as `decide_in` when the revision has no settings.
+                    let fallback;
+                    let settings = match self.istio.settings_for_revision(revision) {
+                        Some(s) => s,
+                        None => {
+                            fallback = crate::mesh::istio::config::InjectorSettings::assumed(
+                                revision,
+                                crate::mesh::istio::version::VersionInfo {
+                                    version: self.options.istio_version,
+                                    source: "assumed".into(),
+                                },
+                            );
+                            &fallback
+                        }
+                    };
+                    inject_required(&facts, settings, &mut NoTrace).inject
+                }
+                WebhookRole::Linkerd => {
+                    self.linkerd_verdict(
+                        subject.meta,
+                        subject.spec,
+                        &subject.namespace,
+                        None,
+                        i,
+                        &mut NoTrace,
+                    )
+                    .inject
+                }
+                WebhookRole::Other => false,
+            };
+            out.push((i, inject));
+        }
+        out
+    }
 }
 
 fn is_linkerd_injector_webhook(configuration: &str, name: &str) -> bool {

@@ -1,18 +1,30 @@
 //! The built-in check catalog, one file per check. The order here is the order of
-//! `meshdoctor checks` and of the runner.
+//! `meshdoctor checks` and of the runner: the catalog order, decision and
+//! configuration first, then the webhook machinery, then what fails after the webhook.
 
+mod annotation_misplaced;
 mod cabundle_empty;
 mod cabundle_mismatch;
 mod cert_chain;
 mod cert_expiry;
+mod host_network;
+mod inject_value_invalid;
+mod namespace_label_conflict;
 mod namespace_not_selected;
+mod pod_missing_sidecar;
+mod policy_disabled;
+mod policy_invalid;
+mod protected_namespace;
+mod revision_missing;
 mod webhook_endpoints_not_ready;
 mod webhook_fail_open;
 mod webhook_networkpolicy;
 mod webhook_service_missing;
 mod webhook_timeout;
+mod webhooks_overlap;
 
 pub(crate) mod machinery;
+pub(crate) mod support;
 pub(crate) mod util;
 
 use crate::check::Check;
@@ -21,6 +33,12 @@ use crate::check::Check;
 pub fn builtin() -> Vec<Box<dyn Check>> {
     vec![
         Box::new(namespace_not_selected::NamespaceNotSelected),
+        Box::new(policy_invalid::PolicyInvalid),
+        Box::new(policy_disabled::PolicyDisabled),
+        Box::new(annotation_misplaced::AnnotationMisplaced),
+        Box::new(inject_value_invalid::InjectValueInvalid),
+        Box::new(protected_namespace::ProtectedNamespace),
+        Box::new(host_network::HostNetwork),
         Box::new(cabundle_empty::CabundleEmpty),
         Box::new(cabundle_mismatch::CabundleMismatch),
         Box::new(cert_expiry::CertExpiry),
@@ -29,6 +47,10 @@ pub fn builtin() -> Vec<Box<dyn Check>> {
         Box::new(webhook_endpoints_not_ready::WebhookEndpointsNotReady),
         Box::new(webhook_timeout::WebhookTimeout),
         Box::new(webhook_fail_open::WebhookFailOpen),
+        Box::new(pod_missing_sidecar::PodMissingSidecar),
+        Box::new(webhooks_overlap::WebhooksOverlap),
+        Box::new(namespace_label_conflict::NamespaceLabelConflict),
+        Box::new(revision_missing::RevisionMissing),
         Box::new(webhook_networkpolicy::WebhookNetworkPolicy),
     ]
 }
