@@ -385,35 +385,45 @@ pub fn will_be_admitted_injected<'a, 's>(
     })
 }
 
-/// `kubectl -n NS rollout restart deployment/web` for the workload that owns a pod, or
-/// `kubectl -n NS delete pod NAME` when it has no restartable owner.
-pub fn restart_command(state: &ClusterState, pod: &Pod) -> String {
+/// The workload that owns a pod and can be restarted: `("Deployment", "web")`,
+/// `("StatefulSet", "db")`, `("DaemonSet", "agent")`; `None` for bare pods and Jobs.
+pub fn restart_target(state: &ClusterState, pod: &Pod) -> Option<(&'static str, String)> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
-    let name = pod.metadata.name.as_deref().unwrap_or("");
     let owner = pod
         .metadata
         .owner_references
         .iter()
         .flatten()
-        .find(|r| r.controller == Some(true));
-    let target = owner.and_then(|o| match o.kind.as_str() {
-        "StatefulSet" | "DaemonSet" => Some(format!("{}/{}", o.kind.to_ascii_lowercase(), o.name)),
+        .find(|r| r.controller == Some(true))?;
+    match owner.kind.as_str() {
+        "StatefulSet" => Some(("StatefulSet", owner.name.clone())),
+        "DaemonSet" => Some(("DaemonSet", owner.name.clone())),
         "ReplicaSet" => {
             let from_state = state
                 .replicasets
-                .get(Some(ns), &o.name)
+                .get(Some(ns), &owner.name)
                 .and_then(|rs| rs.obj.metadata.owner_references.as_ref())
                 .and_then(|refs| refs.iter().find(|r| r.kind == "Deployment"))
                 .map(|d| d.name.clone());
             // Without the ReplicaSet, its name is `<deployment>-<pod-template-hash>`.
             from_state
-                .or_else(|| o.name.rsplit_once('-').map(|(d, _)| d.to_owned()))
-                .map(|d| format!("deployment/{d}"))
+                .or_else(|| owner.name.rsplit_once('-').map(|(d, _)| d.to_owned()))
+                .map(|d| ("Deployment", d))
         }
         _ => None,
-    });
-    match target {
-        Some(t) => format!("kubectl -n {ns} rollout restart {t}"),
+    }
+}
+
+/// `kubectl -n NS rollout restart deployment/web` for the workload that owns a pod, or
+/// `kubectl -n NS delete pod NAME` when it has no restartable owner.
+pub fn restart_command(state: &ClusterState, pod: &Pod) -> String {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let name = pod.metadata.name.as_deref().unwrap_or("");
+    match restart_target(state, pod) {
+        Some((kind, owner)) => format!(
+            "kubectl -n {ns} rollout restart {}/{owner}",
+            kind.to_ascii_lowercase()
+        ),
         None => format!("kubectl -n {ns} delete pod {name}"),
     }
 }
