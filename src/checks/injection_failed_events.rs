@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::Event;
 
 use crate::admission::{CompiledWebhook, WebhookTarget};
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
+use crate::engine::WebhookRole;
 use crate::origin::Origin;
 
 pub struct InjectionFailedEvents;
@@ -149,6 +150,9 @@ impl Check for InjectionFailedEvents {
             let Some(webhook) = webhook_name(message) else {
                 continue;
             };
+            if !is_injector(ctx, webhook) {
+                continue;
+            }
             let object = ObjectRef::new(kind, ns, involved.name.as_deref().unwrap_or(""));
             let cause = Cause::classify(message);
             let g = grouped
@@ -188,6 +192,24 @@ fn webhook_name(message: &str) -> Option<&str> {
         }
     }
     None
+}
+
+/// Whether the named webhook is a mesh injector: by its role when it is in the input, else by
+/// the names Istio and Linkerd give their injector webhooks.
+fn is_injector(ctx: &CheckContext<'_>, name: &str) -> bool {
+    let roles: Vec<&WebhookRole> = ctx
+        .engine
+        .webhooks
+        .iter()
+        .zip(&ctx.engine.roles)
+        .filter(|(w, _)| w.name.as_ref() == name)
+        .map(|(_, r)| r)
+        .collect();
+    if roles.is_empty() {
+        return crate::mesh::istio::install::is_istio_injector_webhook(name)
+            || name == crate::mesh::linkerd::WEBHOOK_NAME;
+    }
+    roles.iter().any(|r| **r != WebhookRole::Other)
 }
 
 /// The text after the last `": "` of the failure (the Go error chain's innermost cause), or
@@ -283,15 +305,6 @@ fn finding(
                 ),
                 target,
                 "a reachable, trusted injector",
-                &origin,
-            ));
-            evidence.push(Evidence::new(
-                format!(
-                    "mutatingwebhookconfiguration {}: webhooks[{}].failurePolicy",
-                    w.configuration, w.index
-                ),
-                format!("{:?}", w.failure_policy),
-                "Fail (pods are not created until the webhook works)",
                 &origin,
             ));
             format!(" (mutatingwebhookconfiguration {})", w.configuration)

@@ -55,6 +55,7 @@ struct Injected {
     drops_all: bool,
     /// Where the container's settings come from, for the evidence.
     why: String,
+    origin: Origin,
 }
 
 /// A Pod Security violation, worded as the API server words it.
@@ -129,6 +130,7 @@ fn istio_containers(
         .and_then(|s| s.configmap.clone())
         .unwrap_or_else(|| "the injector values".to_owned());
     let (cni, cni_field) = istio_cni(settings);
+    let cfg_origin = settings.map_or(Origin::Derived, |s| s.origin.clone());
     let privileged = value_str("/global/proxy/privileged").as_deref() == Some("true");
     let interception = ann("sidecar.istio.io/interceptionMode").unwrap_or("REDIRECT");
     let tproxy = interception == "TPROXY";
@@ -151,6 +153,7 @@ fn istio_containers(
                 runs_as_root: false,
                 drops_all: true,
                 why: cni_why,
+                origin: cfg_origin.clone(),
             });
         } else {
             out.push(Injected {
@@ -160,6 +163,7 @@ fn istio_containers(
                 runs_as_root: true,
                 drops_all: true,
                 why: cni_why,
+                origin: cfg_origin.clone(),
             });
         }
     }
@@ -181,6 +185,11 @@ fn istio_containers(
         } else {
             "istio-proxy runs as 1337 with runAsNonRoot and drops ALL".to_owned()
         },
+        origin: if tproxy || cap_bind {
+            subject.origin.clone()
+        } else {
+            cfg_origin
+        },
     });
     (out, Fix::IstioCni)
 }
@@ -200,6 +209,8 @@ fn linkerd_containers(ctx: &CheckContext<'_>) -> (Vec<Injected>, Fix) {
             runs_as_root: false,
             drops_all: true,
             why: "cniEnabled is not true in linkerd-config".to_owned(),
+            origin: super::sidecar::linkerd_values(ctx.state)
+                .map_or(Origin::Derived, |(_, o, _)| o),
         }],
         Fix::LinkerdCni,
     )
@@ -334,7 +345,7 @@ fn finding(
             format!("injected container {}", c.name),
             c.why.clone(),
             "settings the level admits",
-            &Origin::Derived,
+            &c.origin,
         ));
     }
     let policies: Vec<&str> = {

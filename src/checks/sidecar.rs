@@ -134,12 +134,6 @@ impl ProxyResources {
             origin,
         }
     }
-    pub fn request(&self, resource: &str) -> Option<Milli> {
-        self.requests.get(resource).and_then(|v| parse_quantity(v))
-    }
-    pub fn limit(&self, resource: &str) -> Option<Milli> {
-        self.limits.get(resource).and_then(|v| parse_quantity(v))
-    }
 }
 
 /// Istio chart defaults for `global.proxy.resources`.
