@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use crate::check::{Check, CheckContext, Evidence, Finding, Severity, Skip};
 use crate::decision::Mesh;
 use crate::origin::Origin;
+use crate::state::{Kind, KindAvailability};
 use crate::workload::PodSubject;
 
 use super::sidecar::{
@@ -78,6 +79,21 @@ impl Check for QuotaBlocksSidecar {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
+        // Either kind alone is a complete input (the other is then absent, i.e. none exist),
+        // but a kind that could not be read makes any answer a guess.
+        let mut unreadable = Vec::new();
+        let mut absent = Vec::new();
+        for kind in [Kind::ResourceQuota, Kind::LimitRange] {
+            match ctx.state.loaded_kinds.get(&kind) {
+                Some(KindAvailability::Loaded) => {}
+                Some(KindAvailability::Unavailable(why)) => unreadable.push(why.clone()),
+                None => absent.push(ctx.state.unavailable_reason(kind).unwrap_or_default()),
+            }
+        }
+        if !unreadable.is_empty() || absent.len() == 2 {
+            unreadable.extend(absent);
+            return Err(Skip(unreadable.join("; ")));
+        }
         for (subject, verdict, mesh) in will_be_admitted_injected(ctx.subjects) {
             let ns = subject.namespace.as_str();
             let quotas: Vec<_> = ctx.state.resource_quotas.in_namespace(Some(ns)).collect();
