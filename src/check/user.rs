@@ -458,11 +458,16 @@ impl UserCheck {
                 &Origin::Derived,
             ));
         }
+        let definition = self
+            .defined_at
+            .rsplit_once(':')
+            .and_then(|(path, line)| Some(Origin::file(&path.into(), line.parse().ok()?)))
+            .unwrap_or(Origin::Derived);
         evidence.push(Evidence::new(
             "check definition",
-            self.defined_at.clone(),
+            self.id.clone(),
             "(user-defined)",
-            &Origin::Derived,
+            &definition,
         ));
         let fix = fill(&self.fix);
         out.push(Finding {
