@@ -275,8 +275,9 @@ fn validate(path: &str, d: Definition) -> Result<UserCheck, UserCheckError> {
             format!("unknown variable \"{v}\" (the variables are object, namespace and decision)"),
         ));
     }
+    let reads_namespace = refs.has_variable("namespace");
     let defined_at = format!("{path}:{}", line(&d.id.referenced));
-    let page = render_page(&d, &kinds, severity, &defined_at);
+    let page = render_page(&d, &kinds, severity, &defined_at, reads_namespace);
     Ok(UserCheck {
         id: d.id.value,
         severity,
@@ -325,11 +326,17 @@ fn comprehension_variables(expr: &str) -> Vec<String> {
 
 /// The generated documentation page: front matter from the definition, and the sections every
 /// check page has.
-fn render_page(d: &Definition, kinds: &[Kind], severity: Severity, defined_at: &str) -> String {
+fn render_page(
+    d: &Definition,
+    kinds: &[Kind],
+    severity: Severity,
+    defined_at: &str,
+    reads_namespace: bool,
+) -> String {
     let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let kind_names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
     // Namespaces are a runner-level input only when the expression reads them.
-    let inputs = if d.expression.value.contains("namespace") || kinds.contains(&Kind::Namespace) {
+    let inputs = if reads_namespace || kinds.contains(&Kind::Namespace) {
         "[Namespace]"
     } else {
         "[]"
@@ -604,6 +611,14 @@ mod tests {
         assert_eq!(d.severity, Severity::Error);
         assert!(super::super::doc::missing_sections(&d).is_empty());
         assert_eq!(checks[0].kinds, vec![Kind::Pod, Kind::Deployment]);
+        assert_eq!(d.inputs, vec![Kind::Namespace]);
+        let no_ns = GOOD.replace(
+            "!(has(namespace.metadata.labels) && 'tier' in namespace.metadata.labels) || decision.inject",
+            "object.metadata.namespace != 'x' || decision.inject",
+        );
+        let checks = parse_definitions("c.yaml", &no_ns).expect("valid");
+        let d = super::super::doc::parse(checks[0].doc()).expect("page parses");
+        assert!(d.inputs.is_empty());
     }
 
     #[test]
