@@ -8,13 +8,18 @@ mod cabundle_mismatch;
 mod cert_chain;
 mod cert_expiry;
 mod host_network;
+mod init_container_failing;
 mod inject_value_invalid;
+mod injection_failed_events;
 mod namespace_label_conflict;
 mod namespace_not_selected;
 mod pod_missing_sidecar;
+mod pod_security_blocks_sidecar;
 mod policy_disabled;
 mod policy_invalid;
 mod protected_namespace;
+mod proxy_image_mismatch;
+mod quota_blocks_sidecar;
 mod revision_missing;
 mod webhook_endpoints_not_ready;
 mod webhook_fail_open;
@@ -24,6 +29,7 @@ mod webhook_timeout;
 mod webhooks_overlap;
 
 pub(crate) mod machinery;
+pub(crate) mod sidecar;
 pub(crate) mod support;
 pub(crate) mod util;
 
@@ -51,6 +57,11 @@ pub fn builtin() -> Vec<Box<dyn Check>> {
         Box::new(webhooks_overlap::WebhooksOverlap),
         Box::new(namespace_label_conflict::NamespaceLabelConflict),
         Box::new(revision_missing::RevisionMissing),
+        Box::new(injection_failed_events::InjectionFailedEvents),
+        Box::new(pod_security_blocks_sidecar::PodSecurityBlocksSidecar),
+        Box::new(quota_blocks_sidecar::QuotaBlocksSidecar),
         Box::new(webhook_networkpolicy::WebhookNetworkPolicy),
+        Box::new(init_container_failing::InitContainerFailing),
+        Box::new(proxy_image_mismatch::ProxyImageMismatch),
     ]
 }

@@ -135,6 +135,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = CheckFormat::Table)]
     pub output: CheckFormat,
+    /// Also load the user-defined checks in this directory's YAML files (docs/user-checks.md).
+    #[arg(long, value_name = "DIR")]
+    pub checks_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -145,4 +148,7 @@ pub struct ChecksArgs {
     /// Print the whole catalog as Markdown (this is how docs/checks.md is generated).
     #[arg(long, conflicts_with = "id")]
     pub markdown: bool,
+    /// Also load the user-defined checks in this directory's YAML files (docs/user-checks.md).
+    #[arg(long, value_name = "DIR")]
+    pub checks_dir: Option<PathBuf>,
 }

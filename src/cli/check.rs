@@ -26,7 +26,8 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
         now_unix: now_unix(),
         cert_warn_days: args.cert_expiry_days,
     };
-    let checks = crate::checks::builtin();
+    let checks = crate::check::user::catalog(args.checks_dir.as_deref())
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     let report = run_checks(&state, &engine, &checks, &opts).map_err(Failure::Usage)?;
     let out = match args.output {
         CheckFormat::Table => report::check::table(&report, super::common::use_color(global)),
