@@ -90,7 +90,7 @@ fn example_checks_find_what_they_describe() {
         legacy["evidence"][0]["location"],
         "fixtures/user-checks/state.yaml:51"
     );
-    assert_eq!(report["summary"]["error"], 2);
+    assert_eq!(report["summary"]["error"], 3);
     assert_eq!(report["summary"]["warning"], 2);
 }
 
