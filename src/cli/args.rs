@@ -26,6 +26,8 @@ pub enum Command {
     Check(CheckArgs),
     /// List the checks, or print one check's documentation.
     Checks(ChecksArgs),
+    /// Print manifests as Istio's injector would mutate them (istioctl kube-inject inputs).
+    Inject(InjectArgs),
 }
 
 /// The kubectl plugin: `kubectl inject-why <kind>/<name>`.
@@ -95,6 +97,52 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = ExplainFormat::Table)]
     pub output: ExplainFormat,
+    /// Also print the pod as the injector would return it (rendered from the cluster's Istio
+    /// injector ConfigMap).
+    #[arg(long)]
+    pub show_pod: bool,
+    /// Also print the RFC 6902 JSON patch from the original pod to the mutated one.
+    #[arg(long)]
+    pub show_patch: bool,
+}
+
+/// `meshdoctor inject`: takes the inputs `istioctl kube-inject` takes.
+#[derive(Debug, Args)]
+pub struct InjectArgs {
+    /// The manifest to inject (Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs,
+    /// CronJobs, multi-document files and Lists).
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub filename: PathBuf,
+    /// The injector ConfigMap's `config` key (or a bare template), as for istioctl kube-inject.
+    #[arg(
+        long = "injectConfigFile",
+        alias = "inject-config-file",
+        value_name = "FILE"
+    )]
+    pub inject_config_file: Option<PathBuf>,
+    /// The injector ConfigMap's `values` key.
+    #[arg(long = "valuesFile", alias = "values-file", value_name = "FILE")]
+    pub values_file: Option<PathBuf>,
+    /// The mesh ConfigMap's `mesh` key.
+    #[arg(
+        long = "meshConfigFile",
+        alias = "mesh-config-file",
+        value_name = "FILE"
+    )]
+    pub mesh_config_file: Option<PathBuf>,
+    /// An IstioOperator whose spec.values and spec.meshConfig win over the files.
+    #[arg(
+        long = "operatorFileName",
+        alias = "operator-file-name",
+        value_name = "FILE"
+    )]
+    pub operator_file: Option<PathBuf>,
+    /// The Istio revision to inject for.
+    #[arg(long, default_value = "default")]
+    pub revision: String,
+    /// Without --injectConfigFile: read the injector and mesh ConfigMaps from this cluster state.
+    #[arg(long = "from", value_name = "PATH")]
+    pub from: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,11 +1,17 @@
 //! `meshdoctor explain <kind>/<name>` and `kubectl inject-why`: the verdict for one pod or
-//! workload, the ordered trace with the decisive step marked, and the change that would flip it.
+//! workload, the ordered trace with the decisive step marked, the change that would flip it,
+//! and on request the pod as the injector would return it.
+
+use serde_json::Value;
 
 use super::Failure;
 use super::args::{ExplainArgs, ExplainFormat, GlobalArgs};
+use crate::decision::{Decision, Mesh};
 use crate::engine::Engine;
+use crate::render::cluster::injector_for;
+use crate::render::{json_patch, to_go_yaml};
 use crate::report;
-use crate::workload::{parse_target, resolve};
+use crate::workload::{PodSubject, parse_target, resolve};
 
 pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<(), Failure> {
     let (kind, name) = parse_target(&args.target)?;
@@ -18,11 +24,102 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<(), Failure> {
     let engine = Engine::new(&state, super::common::engine_options(global)?);
     let subject = resolve(&state, kind, &namespace, &name)?;
     let decision = engine.explain(&subject);
+    let mutation = if args.show_pod || args.show_patch {
+        Some(mutate(&engine, &subject, &decision)?)
+    } else {
+        None
+    };
     let out = match args.output {
-        ExplainFormat::Table => report::explain::table(&decision, super::common::use_color(global)),
-        ExplainFormat::Json => report::to_json(&decision),
-        ExplainFormat::Yaml => report::to_yaml(&decision),
+        ExplainFormat::Table => {
+            let mut text = report::explain::table(&decision, super::common::use_color(global));
+            if let Some((pod, mutated)) = &mutation {
+                if args.show_pod {
+                    text.push_str("\nmutated pod:\n");
+                    text.push_str(&to_go_yaml(mutated));
+                }
+                if args.show_patch {
+                    text.push_str("\nJSON patch (RFC 6902):\n");
+                    text.push_str(&report::to_json(&json_patch(pod, mutated)));
+                    text.push('\n');
+                }
+            }
+            text
+        }
+        ExplainFormat::Json | ExplainFormat::Yaml => {
+            let mut v = serde_json::to_value(&decision).unwrap_or(Value::Null);
+            if let (Some((pod, mutated)), Some(obj)) = (&mutation, v.as_object_mut()) {
+                if args.show_pod {
+                    obj.insert("mutated_pod".to_owned(), mutated.clone());
+                }
+                if args.show_patch {
+                    obj.insert("patch".to_owned(), json_patch(pod, mutated));
+                }
+            }
+            if args.output == ExplainFormat::Json {
+                report::to_json(&v)
+            } else {
+                report::to_yaml(&v)
+            }
+        }
     };
     super::common::print(&out);
     Ok(())
+}
+
+/// The pod the API server would send, and what Istio's injector of the deciding revision
+/// returns for it (the pod unchanged when nothing injects it).
+fn mutate(
+    engine: &Engine<'_>,
+    subject: &PodSubject<'_>,
+    decision: &Decision,
+) -> Result<(Value, Value), Failure> {
+    let pod = subject_pod(subject);
+    if !decision.inject {
+        return Ok((pod.clone(), pod));
+    }
+    if decision.mesh != Some(Mesh::Istio) {
+        return Err(Failure::Usage(
+            "--show-pod/--show-patch render Istio's injection templates; rendering Linkerd's proxy is not supported".to_owned(),
+        ));
+    }
+    let revision = decision.revision.as_deref().unwrap_or("default");
+    let settings = engine
+        .istio
+        .settings_for_revision(revision)
+        .ok_or_else(|| {
+            Failure::Usage(format!(
+                "no injector settings for Istio revision \"{revision}\""
+            ))
+        })?;
+    let (injector, mut ctx) =
+        injector_for(engine.state, settings).map_err(|e| Failure::Usage(e.to_string()))?;
+    ctx.request_namespace = subject.namespace.clone();
+    let mutated = injector
+        .inject_pod(&pod, &ctx)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    Ok((pod, mutated))
+}
+
+/// The pod as the API server receives it at CREATE: a pod's own object, or a workload's
+/// template with the namespace and the `generateName` its controller would use.
+fn subject_pod(subject: &PodSubject<'_>) -> Value {
+    let mut meta = serde_json::to_value(subject.meta).unwrap_or(Value::Null);
+    if let Some(m) = meta.as_object_mut() {
+        m.insert(
+            "namespace".to_owned(),
+            Value::String(subject.namespace.clone()),
+        );
+        if subject.target.kind != "Pod" && !m.contains_key("name") {
+            m.insert(
+                "generateName".to_owned(),
+                Value::String(format!("{}-", subject.target.name)),
+            );
+        }
+    }
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": subject.spec.map(|s| serde_json::to_value(s).unwrap_or(Value::Null)).unwrap_or(Value::Null),
+    })
 }

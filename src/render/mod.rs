@@ -5,6 +5,7 @@
 //! Entry points: [`Injector`] (webhook path, [`Injector::inject_pod`]), [`kube_inject`]
 //! (`istioctl kube-inject` over manifests) and [`json_patch`].
 
+pub mod cluster;
 mod config;
 mod data;
 mod funcs_istio;

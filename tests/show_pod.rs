@@ -1,0 +1,180 @@
+//! `explain --show-pod` / `--show-patch` and `inject --from` render with the injector
+//! ConfigMap found in the cluster state. The state is built at test time around Istio 1.24.6's
+//! own injector settings from ../shared/conformance (read in place, never copied).
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn conformance() -> Option<std::path::PathBuf> {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/istio-1.24.6");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is absent", dir.display());
+        None
+    }
+}
+
+/// A state with the default install's injector ConfigMap and mesh ConfigMap, a labelled
+/// namespace and Istio's hello Deployment.
+fn state_dir(c: &std::path::Path) -> std::path::PathBuf {
+    let read = |p: &str| std::fs::read_to_string(c.join(p)).unwrap();
+    let configmap = |name: &str, data: Vec<(&str, String)>| {
+        let data: serde_json::Map<String, Value> = data
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Value::String(v)))
+            .collect();
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "istio-system"}, "data": data})
+    };
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&read("inject/hello.yaml")).unwrap();
+    let mut hello = docs[0].clone();
+    hello["metadata"]["namespace"] = Value::String("shop".into());
+    let webhooks = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/check-namespace-selected/state.yaml"),
+    )
+    .unwrap();
+    let mwc = webhooks.split("\n---\n").next().unwrap().to_owned();
+    let items = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            configmap("istio-sidecar-injector", vec![("config", read("inputs/default.template.gen.yaml")), ("values", read("inputs/default.values.gen.yaml"))]),
+            configmap("istio", vec![("mesh", read("inputs/default.mesh.gen.yaml"))]),
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop", "labels": {"istio-injection": "enabled"}}},
+            hello,
+        ]
+    });
+    let dir = std::env::temp_dir().join(format!("meshdoctor-show-pod-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("state.json"),
+        serde_json::to_string_pretty(&items).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("webhooks.yaml"), mwc).unwrap();
+    dir
+}
+
+#[test]
+fn show_pod_renders_with_the_clusters_injector() {
+    let Some(c) = conformance() else { return };
+    let dir = state_dir(&c);
+    let out = Command::cargo_bin("meshdoctor")
+        .unwrap()
+        .args([
+            "explain",
+            "deployment/hello",
+            "-n",
+            "shop",
+            "--from",
+            dir.to_str().unwrap(),
+            "--show-pod",
+            "--show-patch",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["inject"], true);
+    let names = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // The golden's pod template (kube-inject path) has the same containers as the webhook path.
+    let golden: Vec<Value> = serde_saphyr::from_multiple(
+        &std::fs::read_to_string(c.join("inject/hello.yaml.injected")).unwrap(),
+    )
+    .unwrap();
+    let want = &golden[0]["spec"]["template"]["spec"];
+    let got = &v["mutated_pod"]["spec"];
+    assert_eq!(names(&got["containers"]), names(&want["containers"]));
+    assert_eq!(
+        names(&got["initContainers"]),
+        names(&want["initContainers"])
+    );
+    assert!(v["mutated_pod"]["metadata"]["annotations"]["sidecar.istio.io/status"].is_string());
+    let patch = v["patch"].as_array().unwrap();
+    assert!(patch.iter().any(|op| op["path"].as_str().is_some_and(|p| {
+        p.starts_with("/spec/initContainers") || p.starts_with("/spec/containers")
+    })));
+}
+
+#[test]
+fn inject_from_state_matches_kube_inject_from_files() {
+    let Some(c) = conformance() else { return };
+    let dir = state_dir(&c);
+    let input = c.join("inject/hello.yaml");
+    let from_state = Command::cargo_bin("meshdoctor")
+        .unwrap()
+        .args([
+            "inject",
+            "-f",
+            input.to_str().unwrap(),
+            "--from",
+            dir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        from_state.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_state.stderr)
+    );
+    let golden = std::fs::read_to_string(c.join("inject/hello.yaml.injected")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&from_state.stdout).trim(),
+        golden.trim()
+    );
+}
+
+#[test]
+fn inject_from_files_is_byte_identical_to_istioctl() {
+    let Some(c) = conformance() else { return };
+    let p = |s: &str| c.join(s).to_str().unwrap().to_owned();
+    let out = Command::cargo_bin("meshdoctor")
+        .unwrap()
+        .args([
+            "inject",
+            "-f",
+            &p("inject/hello.yaml"),
+            "--injectConfigFile",
+            &p("inputs/default.template.gen.yaml"),
+            "--valuesFile",
+            &p("inputs/default.values.gen.yaml"),
+            "--meshConfigFile",
+            &p("inputs/default.mesh.gen.yaml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let golden = std::fs::read_to_string(c.join("inject/hello.yaml.injected")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), golden.trim());
+}
+
+#[test]
+fn inject_with_a_missing_file_is_exit_2() {
+    Command::cargo_bin("meshdoctor")
+        .unwrap()
+        .args([
+            "inject",
+            "-f",
+            "no/such/file.yaml",
+            "--injectConfigFile",
+            "no/such/template.yaml",
+        ])
+        .assert()
+        .code(2);
+}
