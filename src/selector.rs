@@ -420,6 +420,11 @@ fn validate_key(key: &str) -> Result<(), SelectorErrorKind> {
         })
     };
     let (prefix, name) = match key.split_once('/') {
+        Some((_, n)) if n.contains('/') => {
+            return invalid(
+                "a qualified name must be a name with an optional DNS subdomain prefix and '/'",
+            );
+        }
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
@@ -654,7 +659,7 @@ mod tests {
             ),
             (
                 sel_exprs(vec![expr("a/b/c", "Exists", None)]),
-                "matchExpressions[0].key: invalid label key \"a/b/c\": prefix part must be a lowercase RFC 1123 subdomain",
+                "matchExpressions[0].key: invalid label key \"a/b/c\": a qualified name must be a name with an optional DNS subdomain prefix and '/'",
             ),
             (
                 sel_exprs(vec![expr("/b", "Exists", None)]),
