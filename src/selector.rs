@@ -535,7 +535,13 @@ mod tests {
     /// (operator, values, labels, expected) for every operator and every absent-key rule.
     #[test]
     fn operator_table() {
-        let cases: &[(&str, Option<&[&str]>, &[(&str, &str)], bool)] = &[
+        type Case<'a> = (
+            &'a str,
+            Option<&'a [&'a str]>,
+            &'a [(&'a str, &'a str)],
+            bool,
+        );
+        let cases: &[Case] = &[
             ("In", Some(&["a", "b"]), &[("k", "a")], true),
             ("In", Some(&["a", "b"]), &[("k", "c")], false),
             ("In", Some(&["a"]), &[], false), // absent key: In is false

@@ -17,7 +17,7 @@ use kube_cel::KubeCelExt;
 use kube_cel::cel::{Context, Program, Value};
 use serde_json::{Map, Value as Json, json};
 
-use super::request::AdmissionRequest;
+use super::request::{AdmissionRequest, ObjectRef};
 
 /// One compiled `matchConditions[]` entry.
 #[derive(Debug)]
@@ -117,15 +117,19 @@ pub(crate) struct Variables {
 
 impl Variables {
     pub(crate) fn new(req: &AdmissionRequest<'_>) -> Result<Self, String> {
-        let conv = |name: &str, v: &Json| -> Result<Value, String> {
-            kube_cel::cel::to_value(v).map_err(|e| format!("cannot convert {name} to CEL: {e}"))
+        let conv = |name: &str, v: Option<ObjectRef<'_>>| -> Result<Value, String> {
+            let converted = match v {
+                None => return Ok(Value::Null),
+                Some(ObjectRef::Json(j)) => kube_cel::cel::to_value(j),
+                Some(ObjectRef::Pod(p)) => kube_cel::cel::to_value(p),
+            };
+            converted.map_err(|e| format!("cannot convert {name} to CEL: {e}"))
         };
+        let request = request_json(req);
         Ok(Variables {
-            object: req.object.map_or(Ok(Value::Null), |o| conv("object", o))?,
-            old_object: req
-                .old_object
-                .map_or(Ok(Value::Null), |o| conv("oldObject", o))?,
-            request: conv("request", &request_json(req))?,
+            object: conv("object", req.object)?,
+            old_object: conv("oldObject", req.old_object)?,
+            request: conv("request", Some(ObjectRef::Json(&request)))?,
         })
     }
 }

@@ -85,7 +85,7 @@ fn outcome(
 ) -> MatchOutcome {
     let eff = effective_namespace_labels(ns, ns_labels, MetadataNameLabel::Set);
     let pod = pod_json("web-1", ns, pod_labels);
-    let req = AdmissionRequest::pod_create(ns, "web-1", &pod, pod_labels, Some(&eff));
+    let req = AdmissionRequest::pod_create(ns, "web-1", &pod, Some(pod_labels), Some(&eff));
     let plain = w.matches(&req, &mut NoTrace);
     let mut t = Trace::default();
     assert_eq!(
@@ -710,7 +710,8 @@ fn not_in_kube_system_relies_on_the_auto_label() {
     let stored = labels(&[]);
     let check = |mode| {
         let eff = effective_namespace_labels("kube-system", &stored, mode);
-        let req = AdmissionRequest::pod_create("kube-system", "p", &pod, &pod_labels, Some(&eff));
+        let req =
+            AdmissionRequest::pod_create("kube-system", "p", &pod, Some(&pod_labels), Some(&eff));
         ws[0].matches(&req, &mut NoTrace).is_matched()
     };
     assert!(
@@ -980,7 +981,7 @@ fn origins_are_kept_on_webhooks_errors_and_steps() {
     let eff = labels(&[]);
     let pod_labels = labels(&[]);
     let pod = pod_json("p", "shop", &pod_labels);
-    let req = AdmissionRequest::pod_create("shop", "p", &pod, &pod_labels, Some(&eff));
+    let req = AdmissionRequest::pod_create("shop", "p", &pod, Some(&pod_labels), Some(&eff));
     let mut t = Trace::default();
     ws[0].matches(&req, &mut t);
     let src = t.steps[0].source.as_ref().expect("steps cite their source");
@@ -1005,7 +1006,7 @@ fn trace_steps_name_selector_and_labels() {
     let pod_labels = labels(&[]);
     let pod = pod_json("web-1", "shop", &pod_labels);
     let ns = labels(&[("team", "a")]);
-    let req = AdmissionRequest::pod_create("shop", "web-1", &pod, &pod_labels, Some(&ns));
+    let req = AdmissionRequest::pod_create("shop", "web-1", &pod, Some(&pod_labels), Some(&ns));
     let mut t = Trace::default();
     assert_eq!(
         ws[0].matches(&req, &mut t),
@@ -1020,7 +1021,7 @@ fn trace_steps_name_selector_and_labels() {
     );
 
     let ns = labels(&[("istio-injection", "enabled")]);
-    let req = AdmissionRequest::pod_create("shop", "web-1", &pod, &pod_labels, Some(&ns));
+    let req = AdmissionRequest::pod_create("shop", "web-1", &pod, Some(&pod_labels), Some(&ns));
     let mut t = Trace::default();
     assert!(ws[0].matches(&req, &mut t).is_matched());
     let ids: Vec<(&str, StepResult)> = t
@@ -1068,7 +1069,7 @@ fn eval_conditions(
 ) -> (MatchOutcome, Trace) {
     let pod = pod_json("web-1", "shop", pod_labels);
     let ns = labels(&[]);
-    let mut req = AdmissionRequest::pod_create("shop", "web-1", &pod, pod_labels, Some(&ns));
+    let mut req = AdmissionRequest::pod_create("shop", "web-1", &pod, Some(pod_labels), Some(&ns));
     if let Some(u) = user {
         req = req.with_user_info(u);
     }
@@ -1576,7 +1577,7 @@ fn deactivated_never_match_configuration_matches_nothing() {
     let mut t = Trace::default();
     let pod_labels = labels(&[]);
     let pod = pod_json("p", "shop", &pod_labels);
-    let req = AdmissionRequest::pod_create("shop", "p", &pod, &pod_labels, Some(&ns));
+    let req = AdmissionRequest::pod_create("shop", "p", &pod, Some(&pod_labels), Some(&ns));
     assert_eq!(
         ws[0].matches(&req, &mut t),
         MatchOutcome::NotMatched(NotMatchedReason::ObjectSelector)
@@ -1616,4 +1617,108 @@ fn check_inject_conformance_injected_flags() {
             assert_eq!(any, exp.injected, "{}: {}", case.name, exp.name);
         }
     }
+}
+
+// ---------- the hot path does not allocate ----------
+
+/// Counts allocations per thread, so that parallel tests do not disturb each other.
+mod alloc_count {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub struct Counting;
+
+    // SAFETY: forwards every call to the system allocator unchanged; only counts.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // `try_with`: no panic while the thread-local is being torn down.
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+            // SAFETY: same contract as the caller's.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: same contract as the caller's.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+            // SAFETY: same contract as the caller's.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    pub fn count() -> usize {
+        COUNT.with(Cell::get)
+    }
+}
+
+#[test]
+fn no_trace_matching_does_not_allocate() {
+    let default = mesh_config("istio-sidecar-injector", "default", true, true);
+    let ws = compile_one(&default);
+    let combos = [
+        (
+            labels(&[("istio-injection", "enabled")]),
+            labels(&[("app", "web")]),
+        ),
+        (labels(&[]), labels(&[("sidecar.istio.io/inject", "true")])),
+        (
+            labels(&[("istio.io/rev", "default")]),
+            labels(&[("sidecar.istio.io/inject", "false")]),
+        ),
+        (labels(&[(METADATA_NAME_LABEL, "shop")]), labels(&[])),
+    ];
+    let pod = json!({});
+    for (ns, pod_labels) in &combos {
+        let req = AdmissionRequest::pod_create("shop", "web-1", &pod, Some(pod_labels), Some(ns));
+        let before = alloc_count::count();
+        let mut hits = 0;
+        for w in &ws {
+            hits += usize::from(w.matches(&req, &mut NoTrace).is_matched());
+        }
+        assert_eq!(
+            alloc_count::count() - before,
+            0,
+            "matching {ns:?} / {pod_labels:?} allocated"
+        );
+        assert!(hits <= 1);
+        // The counter works: tracing does allocate.
+        let before = alloc_count::count();
+        ws[0].matches(&req, &mut Trace::default());
+        assert!(alloc_count::count() > before);
+    }
+}
+
+#[test]
+fn typed_pods_are_converted_for_cel() {
+    let ws = with_conditions(
+        json!([{"name": "typed", "expression": "object.kind == 'Pod' && object.metadata.labels['sidecar.istio.io/inject'] == 'true'"}]),
+        "Fail",
+    );
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web-1", "labels": {"sidecar.istio.io/inject": "true"}},
+    }))
+    .expect("pod parses");
+    let ns = labels(&[]);
+    let req = AdmissionRequest::pod_create(
+        "shop",
+        "web-1",
+        &pod,
+        pod.metadata.labels.as_ref(),
+        Some(&ns),
+    );
+    assert_eq!(ws[0].matches(&req, &mut NoTrace), MatchOutcome::Matched);
+    // A pod without labels is an empty label set for selectors.
+    let bare = k8s_openapi::api::core::v1::Pod::default();
+    let req =
+        AdmissionRequest::pod_create("shop", "", &bare, bare.metadata.labels.as_ref(), Some(&ns));
+    assert_eq!(req.object_labels.map(BTreeMap::len), Some(0));
 }
