@@ -73,6 +73,13 @@ impl CompiledMatchCondition {
             Compiled::Program(p) => p,
             Compiled::Unsupported(why) => return ConditionResult::Unsupported(why.clone()),
         };
+        // Offline we often do not know the user. Any answer computed from the empty userInfo
+        // (even a clean `false` from `has(...)`) would be made up, so do not evaluate at all.
+        if req.user_info.is_none() && self.expression.contains("userInfo") {
+            return ConditionResult::Unsupported(
+                "it reads request.userInfo, which is unknown offline".to_owned(),
+            );
+        }
         let result = ROOT.with(|root| {
             let mut ctx = root.new_inner_scope();
             ctx.add_variable_from_value("object", vars.object.clone());
@@ -88,12 +95,6 @@ impl CompiledMatchCondition {
                 "expression returned {} instead of a bool",
                 type_name(&other)
             )),
-            // Offline we do not know the user; say so rather than blaming the expression.
-            Err(_) if req.user_info.is_none() && self.expression.contains("userInfo") => {
-                ConditionResult::Unsupported(
-                    "it reads request.userInfo, which is unknown offline".to_owned(),
-                )
-            }
             Err(e) => ConditionResult::Error(format!(
                 "expression '{}' resulted in error: {e}",
                 self.expression

@@ -1242,6 +1242,22 @@ fn authorizer_and_unknown_user_are_not_evaluated_offline() {
         ),
         "{o:?}"
     );
+    // Even an expression that would not error on the empty userInfo is not evaluated.
+    let guarded = with_conditions(
+        json!([{"name": "guarded", "expression": "has(request.userInfo.username)"}]),
+        "Fail",
+    );
+    let (o, _) = eval_conditions(&guarded, &labels(&[]), None);
+    assert!(
+        matches!(
+            o,
+            MatchOutcome::NotEvaluated {
+                reason: NotEvaluatedReason::MatchConditionUnsupported { .. },
+                ..
+            }
+        ),
+        "{o:?}"
+    );
     let admin = UserInfo {
         username: "alice".into(),
         groups: vec!["dev".into()],
