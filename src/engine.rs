@@ -279,7 +279,7 @@ impl<'s> Engine<'s> {
         };
         let name = meta.name.as_deref().unwrap_or("");
         let request =
-            AdmissionRequest::pod_create(namespace, name, &pod_json, labels, Some(ns_labels));
+            AdmissionRequest::pod_create(namespace, name, &pod_json, Some(labels), Some(ns_labels));
 
         let mut result: Option<Verdict> = None;
         let mut injectors_matched = 0u8;
@@ -490,7 +490,7 @@ impl<'s> Engine<'s> {
             &subject.namespace,
             name,
             &pod_json,
-            labels,
+            Some(labels),
             Some(&ns_labels),
         );
         let annotations = subject.meta.annotations.as_ref().unwrap_or(&NO_LABELS);

@@ -92,7 +92,7 @@ fn config_matches(
     assert!(errors.is_empty(), "{errors:?}");
     assert!(!webhooks.is_empty());
     let pod = pod_json(pod_labels);
-    let request = AdmissionRequest::pod_create(NAME, NAME, &pod, pod_labels, Some(ns_labels));
+    let request = AdmissionRequest::pod_create(NAME, NAME, &pod, Some(pod_labels), Some(ns_labels));
     let mut trace = Trace::default();
     let mut any = false;
     for wh in &webhooks {

@@ -17,7 +17,7 @@ use kube_cel::KubeCelExt;
 use kube_cel::cel::{Context, Program, Value};
 use serde_json::{Map, Value as Json, json};
 
-use super::request::AdmissionRequest;
+use super::request::{AdmissionRequest, ObjectRef};
 
 /// One compiled `matchConditions[]` entry.
 #[derive(Debug)]
@@ -73,6 +73,13 @@ impl CompiledMatchCondition {
             Compiled::Program(p) => p,
             Compiled::Unsupported(why) => return ConditionResult::Unsupported(why.clone()),
         };
+        // Offline we often do not know the user. Any answer computed from the empty userInfo
+        // (even a clean `false` from `has(...)`) would be made up, so do not evaluate at all.
+        if req.user_info.is_none() && self.expression.contains("userInfo") {
+            return ConditionResult::Unsupported(
+                "it reads request.userInfo, which is unknown offline".to_owned(),
+            );
+        }
         let result = ROOT.with(|root| {
             let mut ctx = root.new_inner_scope();
             ctx.add_variable_from_value("object", vars.object.clone());
@@ -88,12 +95,6 @@ impl CompiledMatchCondition {
                 "expression returned {} instead of a bool",
                 type_name(&other)
             )),
-            // Offline we do not know the user; say so rather than blaming the expression.
-            Err(_) if req.user_info.is_none() && self.expression.contains("userInfo") => {
-                ConditionResult::Unsupported(
-                    "it reads request.userInfo, which is unknown offline".to_owned(),
-                )
-            }
             Err(e) => ConditionResult::Error(format!(
                 "expression '{}' resulted in error: {e}",
                 self.expression
@@ -117,15 +118,19 @@ pub(crate) struct Variables {
 
 impl Variables {
     pub(crate) fn new(req: &AdmissionRequest<'_>) -> Result<Self, String> {
-        let conv = |name: &str, v: &Json| -> Result<Value, String> {
-            kube_cel::cel::to_value(v).map_err(|e| format!("cannot convert {name} to CEL: {e}"))
+        let conv = |name: &str, v: Option<ObjectRef<'_>>| -> Result<Value, String> {
+            let converted = match v {
+                None => return Ok(Value::Null),
+                Some(ObjectRef::Json(j)) => kube_cel::cel::to_value(j),
+                Some(ObjectRef::Pod(p)) => kube_cel::cel::to_value(p),
+            };
+            converted.map_err(|e| format!("cannot convert {name} to CEL: {e}"))
         };
+        let request = request_json(req);
         Ok(Variables {
-            object: req.object.map_or(Ok(Value::Null), |o| conv("object", o))?,
-            old_object: req
-                .old_object
-                .map_or(Ok(Value::Null), |o| conv("oldObject", o))?,
-            request: conv("request", &request_json(req))?,
+            object: conv("object", req.object)?,
+            old_object: conv("oldObject", req.old_object)?,
+            request: conv("request", Some(ObjectRef::Json(&request)))?,
         })
     }
 }

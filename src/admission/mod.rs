@@ -23,8 +23,8 @@ mod tests;
 
 pub use cel::{CompiledMatchCondition, ConditionResult};
 pub use request::{
-    AdmissionRequest, Gvk, Gvr, METADATA_NAME_LABEL, MetadataNameLabel, Operation, UserInfo,
-    effective_namespace_labels,
+    AdmissionRequest, Gvk, Gvr, METADATA_NAME_LABEL, MetadataNameLabel, ObjectRef, Operation,
+    UserInfo, effective_namespace_labels,
 };
 pub use rules::{Rule, Scope};
 pub use webhook::{

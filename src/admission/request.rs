@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::Pod;
+
 /// The label every namespace carries on API servers ≥ 1.21 (`LabelMetadataName`).
 pub const METADATA_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
@@ -64,6 +66,26 @@ pub struct UserInfo {
     pub extra: BTreeMap<String, Vec<String>>,
 }
 
+/// An object of the request, as the caller holds it. Only CEL `matchConditions` read it, and
+/// they convert it then, so passing a typed object costs nothing on the hot path.
+#[derive(Debug, Clone, Copy)]
+pub enum ObjectRef<'a> {
+    Json(&'a serde_json::Value),
+    Pod(&'a Pod),
+}
+
+impl<'a> From<&'a serde_json::Value> for ObjectRef<'a> {
+    fn from(v: &'a serde_json::Value) -> Self {
+        ObjectRef::Json(v)
+    }
+}
+
+impl<'a> From<&'a Pod> for ObjectRef<'a> {
+    fn from(p: &'a Pod) -> Self {
+        ObjectRef::Pod(p)
+    }
+}
+
 /// What webhook matching reads from one admission request. Everything is borrowed.
 #[derive(Debug, Clone, Copy)]
 pub struct AdmissionRequest<'a> {
@@ -79,12 +101,12 @@ pub struct AdmissionRequest<'a> {
     /// The object's name; may be `""` (e.g. `generateName` pods at CREATE).
     pub name: &'a str,
     /// The incoming object (`null` for DELETE).
-    pub object: Option<&'a serde_json::Value>,
+    pub object: Option<ObjectRef<'a>>,
     /// Labels of [`AdmissionRequest::object`]; `None` when there is no object or it has no
     /// metadata. An object without labels is `Some(empty)`.
     pub object_labels: Option<&'a BTreeMap<String, String>>,
     /// The existing object (`null` for CREATE).
-    pub old_object: Option<&'a serde_json::Value>,
+    pub old_object: Option<ObjectRef<'a>>,
     pub old_object_labels: Option<&'a BTreeMap<String, String>>,
     /// Labels of the namespace `namespace` as the API server's informer has them; pass them
     /// through [`effective_namespace_labels`]. `None` means the namespace is unknown: a
@@ -100,12 +122,13 @@ pub(crate) static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
 impl<'a> AdmissionRequest<'a> {
     /// A pod CREATE in `namespace`: `{"", "v1", "pods"}`, kind `v1/Pod`, no subresource and no
-    /// old object. `pod_labels` are the pod's `metadata.labels` (an empty map when it has none).
+    /// old object. `pod` is the pod JSON or a typed [`Pod`]; `pod_labels` its `metadata.labels`
+    /// (`None` when it has none, which selectors see as an empty label set).
     pub fn pod_create(
         namespace: &'a str,
         name: &'a str,
-        pod: &'a serde_json::Value,
-        pod_labels: &'a BTreeMap<String, String>,
+        pod: impl Into<ObjectRef<'a>>,
+        pod_labels: Option<&'a BTreeMap<String, String>>,
         namespace_labels: Option<&'a BTreeMap<String, String>>,
     ) -> Self {
         AdmissionRequest {
@@ -123,8 +146,8 @@ impl<'a> AdmissionRequest<'a> {
             },
             namespace,
             name,
-            object: Some(pod),
-            object_labels: Some(pod_labels),
+            object: Some(pod.into()),
+            object_labels: Some(pod_labels.unwrap_or(&NO_LABELS)),
             old_object: None,
             old_object_labels: None,
             namespace_labels,
