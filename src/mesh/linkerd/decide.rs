@@ -395,14 +395,8 @@ const SERVICE_ACCOUNT_MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccou
 /// it is taken as mounted unless the pod turns automount off. (The ServiceAccount's own
 /// `automountServiceAccountToken` is not part of the input and is assumed to be on.)
 fn automount_service_account_token(spec: &PodSpec, settings: &InjectorSettings) -> bool {
-    if settings.service_account_token_projection {
-        return true;
-    }
-    if spec.automount_service_account_token == Some(false) {
-        return false;
-    }
     // Not turned off on the pod: the token is (or will be) mounted.
-    true
+    settings.service_account_token_projection || spec.automount_service_account_token != Some(false)
 }
 
 fn first_container_mounts_token(spec: &PodSpec) -> bool {
