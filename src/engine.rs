@@ -18,9 +18,10 @@ use crate::admission::{
     compile_configurations_with_origins, effective_namespace_labels,
 };
 use crate::decision::{Decision, Mesh, WebhookRef};
+use crate::mesh::istio::config::InjectorSettings;
 use crate::mesh::istio::decide::{INJECT_KEY, PodFacts, inject_required};
 use crate::mesh::istio::install::{IstioInstall, is_istio_injector_webhook};
-use crate::mesh::istio::version::IstioVersion;
+use crate::mesh::istio::version::{IstioVersion, VersionInfo};
 use crate::state::ClusterState;
 use crate::trace::{NoTrace, Step, StepResult, Trace, Tracer};
 use crate::workload::PodSubject;
@@ -67,6 +68,11 @@ pub struct Engine<'s> {
     options: EngineOptions,
     /// Some webhook has matchConditions: the pod must be given to CEL as JSON.
     needs_object_json: bool,
+    /// Linkerd's install settings (`linkerd-config`) per Linkerd webhook index.
+    linkerd_settings: HashMap<
+        usize,
+        Result<crate::mesh::linkerd::InjectorSettings, crate::mesh::linkerd::LinkerdConfigError>,
+    >,
 }
 
 static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
@@ -79,7 +85,7 @@ impl<'s> Engine<'s> {
             .map(|c| (&c.obj, Some(c.origin.clone())))
             .collect();
         let (webhooks, compile_errors) = compile_configurations_with_origins(&configs);
-        let roles = webhooks
+        let roles: Vec<WebhookRole> = webhooks
             .iter()
             .map(|w| {
                 if is_istio_injector_webhook(&w.name) {
@@ -118,6 +124,23 @@ impl<'s> Engine<'s> {
             .collect();
         let needs_object_json = webhooks.iter().any(|w| !w.match_conditions.is_empty());
         let istio = IstioInstall::discover(state, options.istio_version);
+        // Linkerd reads its install settings from linkerd-config in the control-plane
+        // namespace, which is where its webhook's Service lives.
+        let linkerd_settings = webhooks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| roles.get(*i) == Some(&WebhookRole::Linkerd))
+            .map(|(i, w)| {
+                let ns = match &w.client_config.target {
+                    crate::admission::WebhookTarget::Service { namespace, .. } => namespace.clone(),
+                    crate::admission::WebhookTarget::Url(_) => "linkerd".to_owned(),
+                };
+                (
+                    i,
+                    crate::mesh::linkerd::InjectorSettings::from_state(state, &ns),
+                )
+            })
+            .collect();
         Engine {
             state,
             webhooks,
@@ -127,6 +150,7 @@ impl<'s> Engine<'s> {
             namespace_labels,
             options,
             needs_object_json,
+            linkerd_settings,
         }
     }
 
@@ -271,7 +295,6 @@ impl<'s> Engine<'s> {
         tracer: &mut T,
     ) -> Verdict {
         let labels = meta.labels.as_ref().unwrap_or(&NO_LABELS);
-        let annotations = meta.annotations.as_ref().unwrap_or(&NO_LABELS);
         let pod_json = if self.needs_object_json {
             pod_json(meta, spec, namespace)
         } else {
@@ -347,52 +370,7 @@ impl<'s> Engine<'s> {
                 });
                 continue;
             }
-            let verdict = match role {
-                WebhookRole::Istio { revision } => {
-                    let facts = PodFacts {
-                        namespace,
-                        labels,
-                        annotations,
-                        host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
-                    };
-                    let fallback;
-                    let settings = match self.istio.settings_for_revision(revision) {
-                        Some(s) => s,
-                        None => {
-                            fallback = crate::mesh::istio::config::InjectorSettings::assumed(
-                                revision,
-                                crate::mesh::istio::version::VersionInfo {
-                                    version: self.options.istio_version,
-                                    source: "assumed".into(),
-                                },
-                            );
-                            &fallback
-                        }
-                    };
-                    tracer.record(|| {
-                        let v = &settings.version;
-                        let rules = v.effective().rules().describe();
-                        Step::new(
-                            "istio-version",
-                            StepResult::Info,
-                            format!("{rules} (version from {})", v.source),
-                        )
-                    });
-                    let v = inject_required(&facts, settings, tracer);
-                    Verdict {
-                        inject: v.inject,
-                        mesh: v.inject.then_some(Mesh::Istio),
-                        webhook: Some(i),
-                        decisive: v.decisive,
-                        injectors_matched: 0,
-                        not_evaluated: false,
-                    }
-                }
-                WebhookRole::Linkerd => {
-                    self.linkerd_verdict(meta, spec, namespace, ns_override, i, tracer)
-                }
-                WebhookRole::Other => continue,
-            };
+            let verdict = self.injector_verdict(i, meta, spec, namespace, ns_override, tracer);
             result = Some(verdict);
         }
         let mut verdict = result.unwrap_or_else(|| {
@@ -418,33 +396,91 @@ impl<'s> Engine<'s> {
         verdict
     }
 
-    fn linkerd_verdict<T: Tracer>(
+    /// What the injector behind webhook `index` answers for this pod (the webhook matched).
+    fn injector_verdict<T: Tracer>(
         &self,
+        index: usize,
         meta: &ObjectMeta,
         spec: Option<&PodSpec>,
         namespace: &str,
         ns_override: Option<&Namespace>,
-        index: usize,
         tracer: &mut T,
     ) -> Verdict {
-        let pod = Pod {
-            metadata: ObjectMeta {
-                namespace: Some(namespace.to_owned()),
-                ..meta.clone()
-            },
-            spec: spec.cloned(),
-            status: None,
-        };
-        let ns: Option<&Namespace> =
-            ns_override.or_else(|| self.state.namespaces.get(None, namespace).map(|n| &n.obj));
-        let d = crate::mesh::linkerd::decide(&pod, ns, tracer);
-        Verdict {
-            inject: d.inject,
-            mesh: d.inject.then_some(Mesh::Linkerd),
+        let verdict = |inject: bool, mesh: Mesh, decisive: &'static str| Verdict {
+            inject,
+            mesh: inject.then_some(mesh),
             webhook: Some(index),
-            decisive: d.decisive,
+            decisive,
             injectors_matched: 0,
             not_evaluated: false,
+        };
+        match self.roles.get(index) {
+            Some(WebhookRole::Istio { revision }) => {
+                let settings = self.istio_settings(revision);
+                let facts = PodFacts {
+                    namespace,
+                    labels: meta.labels.as_ref().unwrap_or(&NO_LABELS),
+                    annotations: meta.annotations.as_ref().unwrap_or(&NO_LABELS),
+                    host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
+                };
+                tracer.record(|| {
+                    let v = &settings.version;
+                    Step::new(
+                        "istio-version",
+                        StepResult::Info,
+                        format!(
+                            "{} (version from {})",
+                            v.effective().rules().describe(),
+                            v.source
+                        ),
+                    )
+                });
+                let v = inject_required(&facts, &settings, tracer);
+                verdict(v.inject, Mesh::Istio, v.decisive)
+            }
+            Some(WebhookRole::Linkerd) => {
+                let settings = match self.linkerd_settings.get(&index) {
+                    Some(Ok(s)) => s,
+                    Some(Err(e)) => {
+                        tracer.record(|| {
+                            Step::new(
+                                "linkerd-config",
+                                StepResult::Fail,
+                                format!("{e}: the proxy injector fails every request it gets"),
+                            )
+                        });
+                        return verdict(false, Mesh::Linkerd, "linkerd-config");
+                    }
+                    None => &crate::mesh::linkerd::InjectorSettings::CHART_DEFAULTS,
+                };
+                let pod = Pod {
+                    metadata: ObjectMeta {
+                        namespace: Some(namespace.to_owned()),
+                        ..meta.clone()
+                    },
+                    spec: spec.cloned(),
+                    status: None,
+                };
+                let ns: Option<&Namespace> = ns_override
+                    .or_else(|| self.state.namespaces.get(None, namespace).map(|n| &n.obj));
+                let d = crate::mesh::linkerd::decide_with(&pod, ns, settings, tracer);
+                verdict(d.inject, Mesh::Linkerd, d.decisive)
+            }
+            Some(WebhookRole::Other) | None => verdict(false, Mesh::Istio, "no-injector"),
+        }
+    }
+
+    /// The settings of an Istio revision; the Helm defaults when the input has none for it.
+    fn istio_settings(&self, revision: &str) -> Cow<'_, InjectorSettings> {
+        match self.istio.settings_for_revision(revision) {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(InjectorSettings::assumed(
+                revision,
+                VersionInfo {
+                    version: self.options.istio_version,
+                    source: "no injector ConfigMap or istiod in the input".into(),
+                },
+            )),
         }
     }
 
@@ -493,7 +529,6 @@ impl<'s> Engine<'s> {
             Some(labels),
             Some(&ns_labels),
         );
-        let annotations = subject.meta.annotations.as_ref().unwrap_or(&NO_LABELS);
         let mut out = Vec::new();
         for (i, wh) in self.webhooks.iter().enumerate() {
             let Some(role) = self.roles.get(i) else {
@@ -502,44 +537,16 @@ impl<'s> Engine<'s> {
             if *role == WebhookRole::Other || !wh.matches(&request, &mut NoTrace).is_matched() {
                 continue;
             }
-            let inject = match role {
-                WebhookRole::Istio { revision } => {
-                    let facts = PodFacts {
-                        namespace: &subject.namespace,
-                        labels,
-                        annotations,
-                        host_network: subject.spec.and_then(|s| s.host_network).unwrap_or(false),
-                    };
-                    // Same fallback as `decide_in` when the revision has no settings.
-                    let fallback;
-                    let settings = match self.istio.settings_for_revision(revision) {
-                        Some(s) => s,
-                        None => {
-                            fallback = crate::mesh::istio::config::InjectorSettings::assumed(
-                                revision,
-                                crate::mesh::istio::version::VersionInfo {
-                                    version: self.options.istio_version,
-                                    source: "assumed".into(),
-                                },
-                            );
-                            &fallback
-                        }
-                    };
-                    inject_required(&facts, settings, &mut NoTrace).inject
-                }
-                WebhookRole::Linkerd => {
-                    self.linkerd_verdict(
-                        subject.meta,
-                        subject.spec,
-                        &subject.namespace,
-                        None,
-                        i,
-                        &mut NoTrace,
-                    )
-                    .inject
-                }
-                WebhookRole::Other => false,
-            };
+            let inject = self
+                .injector_verdict(
+                    i,
+                    subject.meta,
+                    subject.spec,
+                    &subject.namespace,
+                    None,
+                    &mut NoTrace,
+                )
+                .inject;
             out.push((i, inject));
         }
         out

@@ -23,6 +23,9 @@ struct Expected {
     options: Options,
     #[serde(default, alias = "pods")]
     subjects: Vec<ExpectedSubject>,
+    /// Workload templates, listed apart from pods by some scenarios; same fields.
+    #[serde(default)]
+    workloads: Vec<ExpectedSubject>,
     /// When present: exactly these findings from `check -A` (every built-in check).
     #[serde(default)]
     findings: Option<Vec<ExpectedFinding>>,
@@ -86,6 +89,10 @@ struct ExpectedSubject {
     /// `match-conditions not-evaluated ...`), must contain this text.
     #[serde(default)]
     trace_contains: Option<String>,
+    /// Whether the trace must say that an inject annotation or label sits on the workload's
+    /// own metadata, where injectors ignore it.
+    #[serde(default)]
+    misplaced: Option<bool>,
     /// Linkerd reason ids (`injection_enable_annotation_absent`, ...): each must appear in the
     /// trace.
     #[serde(default)]
@@ -111,10 +118,12 @@ fn check_scenario(dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
     let expected_text = std::fs::read_to_string(dir.join("expected.yaml")).unwrap();
-    let expected: Expected = match serde_saphyr::from_str(&expected_text) {
+    let mut expected: Expected = match serde_saphyr::from_str(&expected_text) {
         Ok(e) => e,
         Err(e) => return vec![format!("{name}/expected.yaml: {e}")],
     };
+    let workloads = std::mem::take(&mut expected.workloads);
+    expected.subjects.extend(workloads);
     let state_path = if dir.join("state").is_dir() {
         dir.join("state")
     } else {
@@ -228,6 +237,18 @@ fn check_scenario(dir: &Path) -> Vec<String> {
                 problems.push(format!(
                     "{who}: no trace line contains {t:?}:\n  {}",
                     lines.join("\n  ")
+                ));
+            }
+        }
+        if let Some(m) = exp.misplaced {
+            // Linkerd also ignores linkerd.io/inject as a label, even on the template.
+            let said = d
+                .trace
+                .iter()
+                .any(|s| s.step == "workload-metadata" || s.step == "linkerd-inject-label");
+            if said != m {
+                problems.push(format!(
+                    "{who}: trace says the annotation is misplaced: {said}, expected {m}"
                 ));
             }
         }
