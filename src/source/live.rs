@@ -212,11 +212,10 @@ impl Cluster {
         };
         // Retries are ours (they cover 500 too, and are counted and bounded here).
         config.default_retry = false;
+        // The whole request (connect, send, body) is bounded in `call`; only the connect
+        // timeout is also kube's, so that a dead address fails as fast as the limit says.
         if let Some(t) = opts.request_timeout {
             config.connect_timeout = Some(t);
-            config.read_timeout = Some(t);
-            config.write_timeout = Some(t);
-            config.reset_reader_on_write = true;
         }
         let server = config.cluster_url.to_string();
         let server = server.trim_end_matches('/').to_owned();
@@ -534,17 +533,19 @@ impl Request {
             }),
             Fault::Transport(m) => Err(LiveError::Unreachable {
                 server: server.to_owned(),
-                cause: transport_message(&m),
+                cause: transport_message(&m, &what),
             }),
         }
     }
 }
 
-/// Says "TLS" when it is a TLS failure: the raw chains bury it.
-fn transport_message(m: &str) -> String {
+/// Says "TLS" or "timed out" up front: the raw chains bury it.
+fn transport_message(m: &str, what: &str) -> String {
     let lower = m.to_ascii_lowercase();
     if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
         format!("TLS failed: {m}")
+    } else if lower.contains("timed out") || lower.contains("elapsed") {
+        format!("no answer to {what} in time (--request-timeout): {m}")
     } else {
         m.to_owned()
     }
