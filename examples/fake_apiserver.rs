@@ -70,7 +70,10 @@ fn main() {
         ..apiserver::Faults::default()
     });
     println!("{}", server.url());
-    eprintln!("fake_apiserver: serving {count} objects on {} (latency {latency:?})", server.url());
+    eprintln!(
+        "fake_apiserver: serving {count} objects on {} (latency {latency:?})",
+        server.url()
+    );
     loop {
         std::thread::park();
     }

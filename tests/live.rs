@@ -33,7 +33,11 @@ fn fixture_dirs() -> Vec<PathBuf> {
 /// The state files of a fixture (`state.yaml` or the `state/` directory).
 fn state_path(dir: &Path) -> PathBuf {
     let d = dir.join("state");
-    if d.is_dir() { d } else { dir.join("state.yaml") }
+    if d.is_dir() {
+        d
+    } else {
+        dir.join("state.yaml")
+    }
 }
 
 fn files_under(p: &Path) -> Vec<String> {
@@ -299,7 +303,12 @@ fn check_live_equals_offline_for_every_fixture() {
         let n = firsts.len();
         firsts.sort();
         firsts.dedup();
-        assert_eq!(firsts.len(), n, "{}: a path was listed twice", dir.display());
+        assert_eq!(
+            firsts.len(),
+            n,
+            "{}: a path was listed twice",
+            dir.display()
+        );
     }
 }
 
@@ -322,7 +331,12 @@ fn with_ca_secret(mut objects: Vec<Value>) -> (Vec<Value>, String) {
 
 #[test]
 fn snapshot_round_trip_gives_the_same_answers_and_no_private_key() {
-    for name in ["demo", "istio-workloads", "linkerd-basic", "istio-revisions-and-tags"] {
+    for name in [
+        "demo",
+        "istio-workloads",
+        "linkerd-basic",
+        "istio-revisions-and-tags",
+    ] {
         let dir = root().join("fixtures").join(name);
         let (objects, cert) = with_ca_secret(apiserver::load_objects(&[state_path(&dir)]));
         let live = Live::new(objects, "default");
@@ -334,15 +348,27 @@ fn snapshot_round_trip_gives_the_same_answers_and_no_private_key() {
             .assert()
             .success();
         let text = std::fs::read_to_string(&snap).unwrap();
-        assert!(!text.contains("PRIVATE KEY"), "{name}: a private key was written");
-        assert!(!text.contains("ca-key.pem"), "{name}: the key entry was written");
-        assert!(!text.contains("aHVudGVyMg"), "{name}: a non-certificate value was written");
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "{name}: a private key was written"
+        );
+        assert!(
+            !text.contains("ca-key.pem"),
+            "{name}: the key entry was written"
+        );
+        assert!(
+            !text.contains("aHVudGVyMg"),
+            "{name}: a non-certificate value was written"
+        );
         assert!(!text.contains("last-applied"), "{name}");
         assert!(!text.contains("managedFields"), "{name}");
         // The certificate is kept, byte for byte.
         use base64::Engine as _;
         let cert_b64 = base64::engine::general_purpose::STANDARD.encode(&cert);
-        assert!(text.contains(&cert_b64), "{name}: the CA certificate was lost");
+        assert!(
+            text.contains(&cert_b64),
+            "{name}: the CA certificate was lost"
+        );
 
         let flags = fixture_flags(&dir);
         let files = vec![snap.display().to_string()];
@@ -407,7 +433,9 @@ fn snapshot_json_and_namespace_scope() {
         .collect();
     assert!(namespaces.contains("shop"), "{namespaces:?}");
     assert!(
-        namespaces.iter().all(|n| *n == "shop" || *n == "istio-system"),
+        namespaces
+            .iter()
+            .all(|n| *n == "shop" || *n == "istio-system"),
         "{namespaces:?}"
     );
 }
@@ -428,7 +456,11 @@ fn rbac_denial_becomes_a_visible_skip() {
         .args(["check", "-A", "-o", "json", "--fail-on", "never"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json_of(&out);
     let skipped = v["skipped"].as_array().unwrap();
     let reason_of = |id: &str| {
@@ -485,14 +517,13 @@ fn the_live_state_says_why_a_kind_is_missing() {
     let kc = temp.file("kubeconfig", &server.kubeconfig("shop"));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let state = rt.block_on(async {
-        let cluster = meshdoctor::source::live::Cluster::connect(
-            meshdoctor::source::live::LiveOptions {
+        let cluster =
+            meshdoctor::source::live::Cluster::connect(meshdoctor::source::live::LiveOptions {
                 kubeconfig: Some(kc.clone()),
                 ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+            })
+            .await
+            .unwrap();
         assert_eq!(cluster.default_namespace, "shop");
         assert_eq!(cluster.context.as_deref(), Some("fake"));
         cluster
@@ -526,7 +557,11 @@ fn verdict_count(live: &Live) -> usize {
         .args(["-A", "-o", "json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     json_of(&out).as_array().unwrap().len()
 }
 
@@ -551,7 +586,10 @@ fn an_expired_continue_token_restarts_the_list_once() {
         .iter()
         .filter(|r| !r.query.contains("continue="))
         .count();
-    assert_eq!(starts, 2, "the pod list was not restarted exactly once: {pod_lists:?}");
+    assert_eq!(
+        starts, 2,
+        "the pod list was not restarted exactly once: {pod_lists:?}"
+    );
 
     // Expired again after the restart: pods are unavailable, with the reason.
     live.server.set_faults(Faults {
@@ -569,7 +607,8 @@ fn an_expired_continue_token_restarts_the_list_once() {
         .as_str()
         .unwrap_or("");
     assert!(
-        unavailable.contains("cannot list pods in all namespaces") && unavailable.contains("expired"),
+        unavailable.contains("cannot list pods in all namespaces")
+            && unavailable.contains("expired"),
         "{unavailable}"
     );
 }
@@ -593,7 +632,11 @@ fn a_burst_of_500s_and_429s_is_retried() {
         .args(["check", "-A", "-o", "json", "--fail-on", "never"])
         .output()
         .unwrap();
-    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
     assert_eq!(json_of(&got), json_of(&want));
     assert_eq!(live.server.faults().server_errors, 0);
     assert_eq!(live.server.faults().throttle, 0);
@@ -612,7 +655,11 @@ fn a_server_that_keeps_failing_gives_skips_not_a_crash() {
         .args(["check", "-A", "-o", "json", "--fail-on", "never"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json_of(&out);
     let reason = v["skipped"][0]["reason"].as_str().unwrap_or("");
     assert!(reason.contains("answered 500"), "{v}");
@@ -688,7 +735,9 @@ fn context_and_namespace_come_from_kubeconfig() {
         .args(["explain", "deployment/web", "--context", "other"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("not found in namespace \"other\""));
+        .stderr(predicates::str::contains(
+            "not found in namespace \"other\"",
+        ));
     // --kubeconfig wins over KUBECONFIG.
     let mut c = Command::cargo_bin("meshdoctor").unwrap();
     c.env("KUBECONFIG", "/nonexistent/kubeconfig")
@@ -729,7 +778,11 @@ fn kubectl_plugin_reads_the_cluster_like_kubectl() {
         .assert()
         .success()
         .stdout(predicates::str::contains("inject: false"));
-    let out = live.cmd("kubectl-inject_why").args(["-A"]).output().unwrap();
+    let out = live
+        .cmd("kubectl-inject_why")
+        .args(["-A"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.trim_start().starts_with("NAMESPACE"), "{text}");
     assert!(text.contains("node-exporter"), "{text}");
@@ -766,11 +819,9 @@ fn real_kubectl_accepts_the_test_server() {
         );
         out.stdout
     };
-    let served_pods = big_cluster()
-        .iter()
-        .filter(|o| o["kind"] == "Pod")
-        .count();
-    let all: Value = serde_json::from_slice(&kubectl(&["get", "pods", "-A", "-o", "json"])).unwrap();
+    let served_pods = big_cluster().iter().filter(|o| o["kind"] == "Pod").count();
+    let all: Value =
+        serde_json::from_slice(&kubectl(&["get", "pods", "-A", "-o", "json"])).unwrap();
     let items = all["items"].as_array().unwrap();
     assert_eq!(items.len(), served_pods);
     assert!(items.iter().all(|i| i["kind"] == "Pod"));
@@ -784,7 +835,14 @@ fn real_kubectl_accepts_the_test_server() {
     assert_eq!(pages, 2);
     // Label selectors, namespaced lists, gets, cluster-scoped kinds and short names.
     let sel: Value = serde_json::from_slice(&kubectl(&[
-        "get", "pods", "-n", "team-001", "-l", "app in (api),pod-template-hash", "-o", "json",
+        "get",
+        "pods",
+        "-n",
+        "team-001",
+        "-l",
+        "app in (api),pod-template-hash",
+        "-o",
+        "json",
     ]))
     .unwrap();
     assert_eq!(sel["items"].as_array().unwrap().len(), 200);
@@ -794,11 +852,16 @@ fn real_kubectl_accepts_the_test_server() {
     .unwrap();
     assert_eq!(one["metadata"]["name"], "api");
     let names = String::from_utf8(kubectl(&[
-        "get", "mutatingwebhookconfigurations,ns", "-o", "name",
+        "get",
+        "mutatingwebhookconfigurations,ns",
+        "-o",
+        "name",
     ]))
     .unwrap();
     assert!(
-        names.contains("mutatingwebhookconfiguration.admissionregistration.k8s.io/istio-sidecar-injector"),
+        names.contains(
+            "mutatingwebhookconfiguration.admissionregistration.k8s.io/istio-sidecar-injector"
+        ),
         "{names}"
     );
     assert!(names.contains("namespace/team-005"), "{names}");
@@ -806,7 +869,15 @@ fn real_kubectl_accepts_the_test_server() {
     let out = std::process::Command::new("kubectl")
         .env("KUBECONFIG", &empty)
         .env("HOME", &temp.0)
-        .args(["--server", &live.server.url(), "get", "pod", "nope", "-n", "team-000"])
+        .args([
+            "--server",
+            &live.server.url(),
+            "get",
+            "pod",
+            "nope",
+            "-n",
+            "team-000",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -823,7 +894,14 @@ fn real_kubectl_accepts_the_test_server() {
     let out = std::process::Command::new("kubectl")
         .env("KUBECONFIG", &empty)
         .env("HOME", &temp.0)
-        .args(["--server", &live.server.url(), "get", "secrets", "-n", "istio-system"])
+        .args([
+            "--server",
+            &live.server.url(),
+            "get",
+            "secrets",
+            "-n",
+            "istio-system",
+        ])
         .output()
         .unwrap();
     assert!(

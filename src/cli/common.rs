@@ -9,8 +9,8 @@ use super::args::{ColorChoice, GlobalArgs, SourceArgs};
 use crate::admission::MetadataNameLabel;
 use crate::engine::EngineOptions;
 use crate::mesh::istio::version::IstioVersion;
-use crate::source::offline::{LoadOptions, load_paths};
 use crate::source::live::{Cluster, ENGINE_KINDS, LiveError, LiveOptions, Plan};
+use crate::source::offline::{LoadOptions, load_paths};
 use crate::state::{ClusterState, Kind};
 
 /// What a command needs from a live cluster (offline, the files hold whatever they hold).

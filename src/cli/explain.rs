@@ -94,7 +94,14 @@ fn summary(
         ExplainFormat::Table => {
             let mut t = comfy_table::Table::new();
             t.load_style(comfy_table::presets::NOTHING);
-            t.set_header(vec!["NAMESPACE", "KIND", "NAME", "INJECT", "MESH", "DECIDED BY"]);
+            t.set_header(vec![
+                "NAMESPACE",
+                "KIND",
+                "NAME",
+                "INJECT",
+                "MESH",
+                "DECIDED BY",
+            ]);
             for l in &lines {
                 t.add_row(vec![
                     l.target.namespace.as_deref().unwrap_or(""),

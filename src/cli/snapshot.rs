@@ -29,7 +29,10 @@ pub fn run(args: &SnapshotArgs) -> Result<(), Failure> {
     match &args.output_file {
         None => super::common::print(&text),
         Some(path) => std::fs::write(path, text).map_err(|e| {
-            Failure::Usage(format!("--output-file {}: cannot write: {e}", path.display()))
+            Failure::Usage(format!(
+                "--output-file {}: cannot write: {e}",
+                path.display()
+            ))
         })?,
     }
     Ok(())

@@ -38,7 +38,9 @@ use kube::api::{GetParams, ListParams};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::mesh::istio::install::{DEFAULT_NAMESPACE as ISTIO_NAMESPACE, is_istio_injector_webhook};
+use crate::mesh::istio::install::{
+    DEFAULT_NAMESPACE as ISTIO_NAMESPACE, is_istio_injector_webhook,
+};
 use crate::mesh::linkerd::is_linkerd_injector_webhook;
 use crate::origin::Origin;
 use crate::state::{ClusterState, Kind, KindAvailability, plural};
@@ -357,7 +359,8 @@ impl Cluster {
         let path = T::url_path(&(), req.namespace.as_deref());
         let got = self
             .call(req, || {
-                let built = kube::core::Request::new(path.as_str()).get(name, &GetParams::default());
+                let built =
+                    kube::core::Request::new(path.as_str()).get(name, &GetParams::default());
                 let client = self.client.clone();
                 async move {
                     client
@@ -517,9 +520,9 @@ impl Request {
                 self.kind.api_versions().first().copied().unwrap_or("")
             )),
             Fault::Gone(m) => Ok(format!("cannot {what}: {m}")),
-            Fault::Server { code, message } => {
-                Ok(format!("cannot {what}: the API server answered {code}: {message}"))
-            }
+            Fault::Server { code, message } => Ok(format!(
+                "cannot {what}: the API server answered {code}: {message}"
+            )),
             Fault::Other(m) => Ok(format!("cannot {what}: {m}")),
             Fault::Unauthorized(m) => Err(LiveError::Refused(format!(
                 "the API server at {server} rejected the credentials (401 Unauthorized) to {what}: {m}"
@@ -715,7 +718,8 @@ fn mesh_namespaces_of(configs: &[MutatingWebhookConfiguration]) -> Vec<String> {
     for cfg in configs {
         let cfg_name = cfg.metadata.name.as_deref().unwrap_or("");
         for wh in cfg.webhooks.iter().flatten() {
-            if (is_istio_injector_webhook(&wh.name) || is_linkerd_injector_webhook(cfg_name, &wh.name))
+            if (is_istio_injector_webhook(&wh.name)
+                || is_linkerd_injector_webhook(cfg_name, &wh.name))
                 && let Some(svc) = &wh.client_config.service
             {
                 out.push(svc.namespace.clone());
@@ -734,10 +738,11 @@ impl Progress {
         if !show {
             return Progress(None);
         }
-        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{spinner} reading the cluster: {pos} objects {msg}")
-        {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} reading the cluster: {pos} objects {msg}",
+        ) {
             bar.set_style(style);
         }
         bar.enable_steady_tick(Duration::from_millis(120));
@@ -854,7 +859,12 @@ impl Reader<'_> {
                     self.progress
                         .note(format!("({} {} read)", items.len(), plural(req.kind)));
                     if req.kind == Kind::MutatingWebhookConfiguration {
-                        self.spawn_mesh(&items.mesh_namespaces(), &mesh_kinds, scope.as_deref(), plan);
+                        self.spawn_mesh(
+                            &items.mesh_namespaces(),
+                            &mesh_kinds,
+                            scope.as_deref(),
+                            plan,
+                        );
                     }
                     if let Plan::Target { namespace, .. } = plan
                         && req.verb == "get"

@@ -13,7 +13,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::live::public_secret;
-use crate::mesh::istio::install::{DEFAULT_NAMESPACE as ISTIO_NAMESPACE, is_istio_injector_webhook};
+use crate::mesh::istio::install::{
+    DEFAULT_NAMESPACE as ISTIO_NAMESPACE, is_istio_injector_webhook,
+};
 use crate::mesh::linkerd::is_linkerd_injector_webhook;
 use crate::state::{ClusterState, Kind, KindAvailability};
 
@@ -191,7 +193,9 @@ mod tests {
         s.mark_loaded(Kind::Event);
         s.loaded_kinds.insert(
             Kind::ConfigMap,
-            KindAvailability::Unavailable("cannot list configmaps in istio-system: forbidden".into()),
+            KindAvailability::Unavailable(
+                "cannot list configmaps in istio-system: forbidden".into(),
+            ),
         );
         let doc = document(&s, None);
         let text = serde_saphyr::to_string(&doc).unwrap();

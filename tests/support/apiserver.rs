@@ -71,7 +71,14 @@ pub const RESOURCES: [Resource; 18] = [
     res("", "v1", "Service", "services", true, &["svc"]),
     res("", "v1", "Endpoints", "endpoints", true, &["ep"]),
     res("", "v1", "Event", "events", true, &["ev"]),
-    res("", "v1", "ResourceQuota", "resourcequotas", true, &["quota"]),
+    res(
+        "",
+        "v1",
+        "ResourceQuota",
+        "resourcequotas",
+        true,
+        &["quota"],
+    ),
     res("", "v1", "LimitRange", "limitranges", true, &["limits"]),
     res("apps", "v1", "Deployment", "deployments", true, &["deploy"]),
     res("apps", "v1", "StatefulSet", "statefulsets", true, &["sts"]),
@@ -271,7 +278,10 @@ fn insert(inner: &mut Inner, mut obj: Value) {
         meta.entry("resourceVersion")
             .or_insert_with(|| Value::String(rv));
         meta.entry("uid").or_insert_with(|| {
-            Value::String(format!("00000000-0000-0000-0000-{:012}", inner.resource_version))
+            Value::String(format!(
+                "00000000-0000-0000-0000-{:012}",
+                inner.resource_version
+            ))
         });
         meta.entry("creationTimestamp")
             .or_insert_with(|| Value::String("2025-01-01T00:00:00Z".to_owned()));
@@ -403,8 +413,8 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
             .unwrap_or("127.0.0.1")
             .to_owned()
     };
-    let is_resource_request = segments.len() >= 3
-        && (segments.first() == Some(&"api") || segments.len() >= 4);
+    let is_resource_request =
+        segments.len() >= 3 && (segments.first() == Some(&"api") || segments.len() >= 4);
     if is_resource_request && let Some(stall) = stall {
         tokio::time::sleep(stall).await;
     }
@@ -686,7 +696,11 @@ fn resource_request(
             json!({}),
         );
     }
-    let objects = inner.objects.get(r.plural).map(Vec::as_slice).unwrap_or(&[]);
+    let objects = inner
+        .objects
+        .get(r.plural)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     let ns_of = |o: &Value| o["metadata"]["namespace"].as_str().map(str::to_owned);
     if let Some(name) = name {
         let found = objects.iter().find(|o| {
@@ -706,7 +720,12 @@ fn resource_request(
     let label_sel = match params.get("labelSelector").map(|s| parse_selector(s)) {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => {
-            return status(400, "BadRequest", &format!("unable to parse requirement: {e}"), json!({}));
+            return status(
+                400,
+                "BadRequest",
+                &format!("unable to parse requirement: {e}"),
+                json!({}),
+            );
         }
         None => None,
     };
@@ -755,10 +774,7 @@ fn resource_request(
             "continue".to_owned(),
             Value::String(format!("c1.{rv}.{end}")),
         );
-        meta.insert(
-            "remainingItemCount".to_owned(),
-            json!(matching.len() - end),
-        );
+        meta.insert("remainingItemCount".to_owned(), json!(matching.len() - end));
     }
     json_response(
         StatusCode::OK,
