@@ -643,11 +643,11 @@ fn a_burst_of_500s_and_429s_is_retried() {
 }
 
 #[test]
-fn a_server_that_keeps_failing_gives_skips_not_a_crash() {
+fn a_kind_that_keeps_failing_gives_skips_not_a_crash() {
     let dir = root().join("fixtures/check-namespace-not-selected");
     let live = Live::fixture(&dir);
     live.server.set_faults(Faults {
-        server_errors: 1000,
+        broken: vec!["namespaces".into()],
         ..Faults::default()
     });
     let out = live
@@ -662,8 +662,44 @@ fn a_server_that_keeps_failing_gives_skips_not_a_crash() {
     );
     let v = json_of(&out);
     let reason = v["skipped"][0]["reason"].as_str().unwrap_or("");
-    assert!(reason.contains("answered 500"), "{v}");
+    assert!(
+        reason.starts_with("cannot list namespaces: the API server answered 500"),
+        "{v}"
+    );
     assert!(reason.contains("5 attempts"), "{v}");
+}
+
+#[test]
+fn a_server_that_fails_everything_is_exit_3() {
+    let dir = root().join("fixtures/demo");
+    let live = Live::fixture(&dir);
+    live.server.set_faults(Faults {
+        forbidden: apiserver::RESOURCES
+            .iter()
+            .map(|r| (r.plural.to_owned(), None))
+            .collect(),
+        ..Faults::default()
+    });
+    let out = live.meshdoctor().args(["check", "-A"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nothing could be read from the API server at"),
+        "{err}"
+    );
+    assert!(err.contains("forbidden"), "{err}");
+    // explain without the webhook configurations has nothing to say either.
+    live.server.set_faults(Faults {
+        forbidden: vec![("mutatingwebhookconfigurations".into(), None)],
+        ..Faults::default()
+    });
+    live.meshdoctor()
+        .args(["explain", "deploy/web", "-n", "shop"])
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains(
+            "cannot list mutatingwebhookconfigurations: forbidden",
+        ));
 }
 
 #[test]

@@ -893,9 +893,13 @@ impl Reader<'_> {
                             plan,
                         );
                     }
-                    // The target itself is not optional: explain cannot say anything without it.
-                    let is_target = matches!(plan, Plan::Target { kind, name, .. }
-                        if *kind == req.kind && req.name.as_deref() == Some(name.as_str()));
+                    // explain cannot say anything without its target, the target's namespace
+                    // (its labels) or the webhook configurations: those are not optional.
+                    let is_target = matches!(plan, Plan::Target { kind, name, namespace }
+                        if (*kind == req.kind && req.name.as_deref() == Some(name.as_str()))
+                            || (req.kind == Kind::Namespace
+                                && req.name.as_deref() == Some(namespace.as_str()))
+                            || req.kind == Kind::MutatingWebhookConfiguration);
                     match req.outcome(fault, &self.cluster.server) {
                         Ok(reason) if is_target => {
                             first_error.get_or_insert(LiveError::Refused(reason));
@@ -912,6 +916,21 @@ impl Reader<'_> {
         }
         if let Some(e) = first_error {
             return Err(e);
+        }
+        // Nothing at all could be read: there is nothing to evaluate (exit 3), not a report
+        // made only of skips.
+        if !self.availability.is_empty() && self.availability.values().all(|r| !r.is_empty()) {
+            let first = self
+                .availability
+                .values()
+                .flatten()
+                .next()
+                .cloned()
+                .unwrap_or_default();
+            return Err(LiveError::Refused(format!(
+                "nothing could be read from the API server at {}: {first}",
+                self.cluster.server
+            )));
         }
         let mut state = std::mem::take(&mut self.state);
         for (kind, reasons) in std::mem::take(&mut self.availability) {

@@ -126,6 +126,8 @@ pub struct Faults {
     pub expire_continue: u32,
     /// The next N resource requests (get/list, not discovery) get 500.
     pub server_errors: u32,
+    /// Resources (plurals) whose every request gets 500.
+    pub broken: Vec<String>,
     /// The next N resource requests get 429 with `Retry-After: 1`.
     pub throttle: u32,
     /// Every response to a resource request waits this long (to test client timeouts).
@@ -654,8 +656,9 @@ fn resource_request(
             json!({"retryAfterSeconds": 1}),
         );
     }
-    if faults.server_errors > 0 {
-        faults.server_errors -= 1;
+    let broken = faults.broken.iter().any(|p| p == r.plural);
+    if faults.server_errors > 0 || broken {
+        faults.server_errors = faults.server_errors.saturating_sub(u32::from(!broken));
         return status(
             500,
             "InternalError",
