@@ -975,3 +975,149 @@ impl Reader<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pem_secret() -> Secret {
+        let cert =
+            "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUYQ==\n-----END CERTIFICATE-----\n";
+        let key =
+            "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgE=\n-----END PRIVATE KEY-----\n";
+        Secret {
+            metadata: ObjectMeta {
+                name: Some("cacerts".into()),
+                namespace: Some("istio-system".into()),
+                annotations: Some(BTreeMap::from([(
+                    LAST_APPLIED.to_owned(),
+                    "{\"data\":{}}".to_owned(),
+                )])),
+                ..ObjectMeta::default()
+            },
+            data: Some(BTreeMap::from([
+                ("ca-cert.pem".to_owned(), ByteString(cert.into())),
+                ("ca-key.pem".to_owned(), ByteString(key.into())),
+                (
+                    "bundle.pem".to_owned(),
+                    ByteString(format!("{key}{cert}").into()),
+                ),
+                ("token".to_owned(), ByteString(b"abc".to_vec())),
+            ])),
+            string_data: Some(BTreeMap::from([("x".to_owned(), "y".to_owned())])),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn secrets_keep_only_certificates() {
+        let s = public_secret(pem_secret());
+        let data = s.data.unwrap();
+        let keys: Vec<&str> = data.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["bundle.pem", "ca-cert.pem"]);
+        for v in data.values() {
+            let text = std::str::from_utf8(&v.0).unwrap();
+            assert!(text.contains("BEGIN CERTIFICATE"), "{text}");
+            assert!(!text.contains("PRIVATE KEY"), "{text}");
+        }
+        assert!(s.string_data.is_none());
+        assert!(s.metadata.annotations.unwrap().is_empty());
+    }
+
+    #[test]
+    fn requests_are_described_as_rbac_speaks() {
+        assert_eq!(
+            Request::list(Kind::Secret, Some("istio-system")).describe(),
+            "list secrets in istio-system"
+        );
+        assert_eq!(
+            Request::list(Kind::Pod, None).describe(),
+            "list pods in all namespaces"
+        );
+        assert_eq!(
+            Request::list(Kind::MutatingWebhookConfiguration, None).describe(),
+            "list mutatingwebhookconfigurations"
+        );
+        assert_eq!(
+            Request::get(Kind::Deployment, Some("shop"), "web").describe(),
+            "get deployments/web in shop"
+        );
+    }
+
+    #[test]
+    fn faults_become_reasons_or_fatal_errors() {
+        let req = Request::list(Kind::Secret, Some("istio-system"));
+        let server = "https://10.0.0.1:6443";
+        assert_eq!(
+            req.outcome(Fault::Forbidden("x".into()), server),
+            Ok("cannot list secrets in istio-system: forbidden".to_owned())
+        );
+        let nf = req.outcome(Fault::NotFound("x".into()), server).unwrap();
+        assert!(nf.contains("does not serve secrets (v1 not found)"), "{nf}");
+        assert!(matches!(
+            req.outcome(Fault::Unauthorized("bad token".into()), server),
+            Err(LiveError::Refused(m)) if m.contains("401")
+        ));
+        let e = req
+            .outcome(Fault::Timeout(Duration::from_millis(1500)), server)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot reach the API server at https://10.0.0.1:6443: no answer to list secrets in istio-system within 1500ms (--request-timeout)"
+        );
+        let tls = req
+            .outcome(
+                Fault::Transport("invalid peer certificate: UnknownIssuer".into()),
+                server,
+            )
+            .unwrap_err();
+        assert!(
+            tls.to_string()
+                .contains("TLS failed: invalid peer certificate"),
+            "{tls}"
+        );
+    }
+
+    #[test]
+    fn api_statuses_are_classified() {
+        let status = |code: u16| {
+            kube::Error::Api(
+                kube::core::Status::failure("m", "R")
+                    .with_code(code)
+                    .boxed(),
+            )
+        };
+        assert_eq!(classify(status(403)), Fault::Forbidden("m".into()));
+        assert_eq!(classify(status(410)), Fault::Gone("m".into()));
+        assert!(matches!(
+            classify(status(429)),
+            Fault::Server { code: 429, .. }
+        ));
+        assert!(matches!(
+            classify(status(503)),
+            Fault::Server { code: 503, .. }
+        ));
+        assert_eq!(classify(status(422)), Fault::Other("422 m".into()));
+    }
+
+    #[test]
+    fn causes_are_joined_once() {
+        #[derive(Debug)]
+        struct E(&'static str, Option<Box<E>>);
+        impl std::fmt::Display for E {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for E {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|e| e as _)
+            }
+        }
+        let e = E(
+            "ServiceError: client error (Connect): refused",
+            Some(Box::new(E("refused", None))),
+        );
+        assert_eq!(cause(&e), "client error (Connect): refused");
+    }
+}
