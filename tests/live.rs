@@ -291,6 +291,35 @@ fn check_live_equals_offline_for_every_fixture() {
         normalize(&mut want, &files);
         assert_eq!(got["findings"], want["findings"], "{}", dir.display());
         assert_eq!(got["summary"], want["summary"], "{}", dir.display());
+        // And one namespace at a time.
+        let mut namespaces: Vec<String> = subjects(&dir).into_iter().map(|s| s.1).collect();
+        namespaces.sort();
+        namespaces.dedup();
+        for ns in &namespaces {
+            let args = ["check", "-n", ns, "-o", "json", "--fail-on", "never"];
+            let got = live.meshdoctor().args(&flags).args(args).output().unwrap();
+            let want = offline()
+                .args(&flags)
+                .args(args)
+                .arg("--from")
+                .arg(state_path(&dir))
+                .output()
+                .unwrap();
+            let (mut got, mut want) = (json_of(&got), json_of(&want));
+            normalize(&mut got, &files);
+            normalize(&mut want, &files);
+            assert_eq!(
+                got["findings"],
+                want["findings"],
+                "{} -n {ns}",
+                dir.display()
+            );
+        }
+        live.server.clear_log();
+        live.meshdoctor()
+            .args(["check", "-A", "--fail-on", "never"])
+            .assert()
+            .success();
         live.assert_read_only();
         // One LIST per kind: no path is listed twice from the start (continue pages aside).
         let mut firsts: Vec<String> = live

@@ -301,7 +301,7 @@ impl Cluster {
     /// One LIST, paged; restarts once from the beginning when the continue token expires.
     async fn list<T>(&self, req: &Request, progress: &Progress) -> Result<Vec<T>, Fault>
     where
-        T: Resource<DynamicType = ()> + DeserializeOwned + Send + 'static,
+        T: Resource<DynamicType = ()> + DeserializeOwned + Reduce + Send + 'static,
     {
         let path = T::url_path(&(), req.namespace.as_deref());
         let mut restarted = false;
@@ -330,7 +330,9 @@ impl Cluster {
                 match page {
                     Ok(page) => {
                         progress.add(page.items.len());
-                        items.extend(page.items);
+                        // Reduced page by page: a Secret's private key does not outlive the
+                        // page that carried it.
+                        items.extend(page.items.into_iter().map(Reduce::reduce));
                         match page.metadata.continue_ {
                             Some(c) if !c.is_empty() => token = Some(c),
                             _ => return Ok(items),
@@ -354,7 +356,7 @@ impl Cluster {
     /// One GET; `None` when the object does not exist.
     async fn get<T>(&self, req: &Request, name: &str) -> Result<Option<T>, Fault>
     where
-        T: Resource<DynamicType = ()> + DeserializeOwned + Send + 'static,
+        T: Resource<DynamicType = ()> + DeserializeOwned + Reduce + Send + 'static,
     {
         let path = T::url_path(&(), req.namespace.as_deref());
         let got = self
@@ -370,7 +372,7 @@ impl Cluster {
             })
             .await;
         match got {
-            Ok(v) => Ok(Some(v)),
+            Ok(v) => Ok(Some(Reduce::reduce(v))),
             Err(Fault::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
@@ -592,8 +594,7 @@ macro_rules! kinds {
             fn insert_into(self, state: &mut ClusterState) {
                 match self {
                     $(Items::$kind(v) => {
-                        for mut o in v {
-                            clean(o.meta_mut());
+                        for o in v {
                             state.$field.insert(o, Origin::Live);
                         }
                     })*
@@ -603,13 +604,13 @@ macro_rules! kinds {
 
         async fn list_any(c: &Cluster, req: &Request, p: &Progress) -> Result<Items, Fault> {
             match req.kind {
-                $(Kind::$kind => Ok(Items::$kind(reduce_all(c.list::<$ty>(req, p).await?))),)*
+                $(Kind::$kind => Ok(Items::$kind(c.list::<$ty>(req, p).await?)),)*
             }
         }
 
         async fn get_any(c: &Cluster, req: &Request, name: &str) -> Result<Items, Fault> {
             match req.kind {
-                $(Kind::$kind => Ok(Items::$kind(reduce_all(c.get::<$ty>(req, name).await?.into_iter().collect()))),)*
+                $(Kind::$kind => Ok(Items::$kind(c.get::<$ty>(req, name).await?.into_iter().collect())),)*
             }
         }
     };
@@ -636,14 +637,17 @@ kinds! {
     LimitRange => LimitRange, limit_ranges;
 }
 
-/// Per-kind reduction before an object is kept: Secrets lose everything but public
-/// certificates. Generic so that the macro can call it for every kind.
-trait Reduce {
-    fn reduce(self) -> Self;
+/// What is dropped from each object as its page arrives: `managedFields` (never needed, often
+/// the bulk of an object) and, from Secrets, everything but public certificates.
+trait Reduce: Resource + Sized {
+    fn reduce(mut self) -> Self {
+        self.meta_mut().managed_fields = None;
+        self
+    }
 }
 
 macro_rules! keep_as_is {
-    ($($ty:ty),*) => { $(impl Reduce for $ty { fn reduce(self) -> Self { self } })* };
+    ($($ty:ty),*) => { $(impl Reduce for $ty {})* };
 }
 
 keep_as_is!(
@@ -667,13 +671,10 @@ keep_as_is!(
 );
 
 impl Reduce for Secret {
-    fn reduce(self) -> Self {
+    fn reduce(mut self) -> Self {
+        self.metadata.managed_fields = None;
         public_secret(self)
     }
-}
-
-fn reduce_all<T: Reduce>(v: Vec<T>) -> Vec<T> {
-    v.into_iter().map(Reduce::reduce).collect()
 }
 
 /// A Secret with only public certificates: each data value that holds PEM keeps its
@@ -696,11 +697,6 @@ pub fn public_secret(mut s: Secret) -> Secret {
         a.remove(LAST_APPLIED);
     }
     s
-}
-
-/// Drops what is never needed and only costs memory: `managedFields`.
-fn clean(meta: &mut ObjectMeta) {
-    meta.managed_fields = None;
 }
 
 /// The controller owner of an object, when it is a kind meshdoctor models.
