@@ -88,6 +88,19 @@ impl<T: k8s_openapi::Metadata<Ty = ObjectMeta>> Store<T> {
         self.items.len()
     }
 
+    /// Orders the objects by namespace and name, as the API server lists them, so that what a
+    /// check reports first does not depend on file order or on which LIST finished first.
+    pub fn sort(&mut self) {
+        self.items
+            .sort_by(|a, b| key_of(a.obj.metadata()).cmp(&key_of(b.obj.metadata())));
+        self.index = self
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (key_of(o.obj.metadata()), i))
+            .collect();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
@@ -273,6 +286,28 @@ pub enum KindAvailability {
 }
 
 impl ClusterState {
+    /// Orders every store as the API server lists objects (by namespace, then name).
+    pub fn sort(&mut self) {
+        self.namespaces.sort();
+        self.pods.sort();
+        self.deployments.sort();
+        self.statefulsets.sort();
+        self.daemonsets.sort();
+        self.replicasets.sort();
+        self.jobs.sort();
+        self.cronjobs.sort();
+        self.mutating_webhooks.sort();
+        self.configmaps.sort();
+        self.secrets.sort();
+        self.services.sort();
+        self.endpoints.sort();
+        self.endpoint_slices.sort();
+        self.events.sort();
+        self.network_policies.sort();
+        self.resource_quotas.sort();
+        self.limit_ranges.sort();
+    }
+
     /// Marks a kind as read (offline: the input was meant to contain it).
     pub fn mark_loaded(&mut self, kind: Kind) {
         self.loaded_kinds

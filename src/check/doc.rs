@@ -21,6 +21,9 @@ pub struct CheckDoc {
     pub title: String,
     pub severity: Severity,
     pub inputs: Vec<Kind>,
+    /// Kinds the check also reads when they are there, without needing them (live mode lists
+    /// them too; a missing one makes the check skip only the part that needs it).
+    pub reads: Vec<Kind>,
     /// The Markdown body after the front matter.
     pub body: String,
 }
@@ -33,6 +36,8 @@ struct FrontMatter {
     severity: String,
     #[serde(default)]
     inputs: Vec<String>,
+    #[serde(default)]
+    reads: Vec<String>,
 }
 
 /// Parses a page; the error names what is wrong (the page is ours, so this is a build defect
@@ -54,16 +59,18 @@ pub fn parse(page: &str) -> Result<CheckDoc, String> {
             fm.severity
         )
     })?;
-    let inputs = fm
-        .inputs
-        .iter()
-        .map(|k| kind_by_name(k).ok_or_else(|| format!("inputs: unknown kind \"{k}\"")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let kinds = |field: &str, names: &[String]| {
+        names
+            .iter()
+            .map(|k| kind_by_name(k).ok_or_else(|| format!("{field}: unknown kind \"{k}\"")))
+            .collect::<Result<Vec<_>, _>>()
+    };
     Ok(CheckDoc {
         id: fm.id,
         title: fm.title,
         severity,
-        inputs,
+        inputs: kinds("inputs", &fm.inputs)?,
+        reads: kinds("reads", &fm.reads)?,
         body: body.trim_start().to_owned(),
     })
 }
@@ -95,8 +102,14 @@ pub fn render_index(docs: &[CheckDoc]) -> String {
     }
     for d in docs {
         let inputs: Vec<&str> = d.inputs.iter().map(|k| k.name()).collect();
+        let also: Vec<&str> = d.reads.iter().map(|k| k.name()).collect();
+        let also = if also.is_empty() {
+            String::new()
+        } else {
+            format!(" Also reads, when present: {}.", also.join(", "))
+        };
         out.push_str(&format!(
-            "\n<a id=\"{}\"></a>\n\n# `{}`: {}\n\nSeverity: {}. Reads: {}.\n\n",
+            "\n<a id=\"{}\"></a>\n\n# `{}`: {}\n\nSeverity: {}. Needs: {}.{also}\n\n",
             d.id,
             d.id,
             d.title,

@@ -17,6 +17,17 @@ pub fn injection_intent(subject: &PodSubject<'_>) -> Option<(String, String)> {
     } else {
         "spec.template.metadata"
     };
+    // An explicit opt-out wins over any other signal (istiod's own pods carry both an
+    // istio.io/rev label and sidecar.istio.io/inject: "false").
+    let says = |m: Option<&std::collections::BTreeMap<String, String>>, key: &str, value: &str| {
+        m.and_then(|m| m.get(key)).is_some_and(|v| v == value)
+    };
+    if says(labels, ISTIO_INJECT, "false")
+        || says(annotations, ISTIO_INJECT, "false")
+        || says(annotations, LINKERD_INJECT, "disabled")
+    {
+        return None;
+    }
     if let Some(v) = labels
         .and_then(|l| l.get(ISTIO_INJECT))
         .filter(|v| v.as_str() == "true")

@@ -28,6 +28,9 @@ pub enum Command {
     Checks(ChecksArgs),
     /// Print manifests as Istio's injector would mutate them (istioctl kube-inject inputs).
     Inject(InjectArgs),
+    /// Capture the injection-relevant cluster state to one file that --from reads back
+    /// (Secrets reduced to their public certificates).
+    Snapshot(SnapshotArgs),
 }
 
 /// The kubectl plugin: `kubectl inject-why <kind>/<name>`.
@@ -36,14 +39,26 @@ pub enum Command {
     name = "kubectl inject-why",
     bin_name = "kubectl inject-why",
     version,
-    about = "Explain whether a pod or workload gets a service-mesh sidecar, and why.",
-    after_help = "Examples:\n  kubectl inject-why pod/web-1 -n shop --from snapshot.yaml\n  kubectl inject-why deployment/web -n shop -o json --from snapshot.yaml\n\nExit codes: 0 ran, 2 usage or input error, 3 could not evaluate."
+    about = "Explain whether a pod or workload gets a service-mesh sidecar (Istio, Linkerd), and why.",
+    override_usage = "kubectl inject-why [KIND/]NAME [-n NAMESPACE] [flags]\n       kubectl inject-why [-n NAMESPACE | -A] [flags]",
+    after_help = "Examples:\n  # Why did (or didn't) this pod get a sidecar?\n  kubectl inject-why pod/web-1 -n shop\n\n  # A workload's pod template, as JSON\n  kubectl inject-why deployment/web -n shop -o json\n\n  # The verdict for every pod and workload in all namespaces\n  kubectl inject-why -A\n\n  # Another cluster\n  kubectl inject-why deploy/web --context staging -n shop\n\n  # A captured state instead of a cluster (meshdoctor snapshot)\n  kubectl inject-why pod/web-1 -n shop --from snapshot.yaml\n\nFlags go after the plugin name: kubectl does not pass flags placed before it\n(`kubectl -n shop inject-why ...` fails).\n\nThe plugin only reads (get, list). Exit codes: 0 ran, 2 usage or input error, 3 could not\nevaluate (cluster unreachable)."
 )]
 pub struct PluginCli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// What to explain: pod/NAME, deployment/NAME, statefulset/NAME, daemonset/NAME,
+    /// replicaset/NAME, job/NAME or cronjob/NAME (a bare NAME is a pod). Without it, the verdict
+    /// for every pod and workload in the namespace (or all namespaces with -A).
+    #[arg(value_name = "KIND/NAME")]
+    pub target: Option<String>,
     #[command(flatten)]
-    pub explain: ExplainArgs,
+    pub source: SourceArgs,
+    /// List the verdicts in all namespaces.
+    #[arg(short = 'A', long, conflicts_with_all = ["namespace", "target"])]
+    pub all_namespaces: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = ExplainFormat::Table)]
+    pub output: ExplainFormat,
 }
 
 #[derive(Debug, Args)]
@@ -67,16 +82,61 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Where the cluster state comes from.
-#[derive(Debug, Args)]
+/// Where the cluster state comes from: files (`--from`) or, without `--from`, the cluster of
+/// the kubeconfig context.
+#[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
     /// Read the cluster state from files instead of a cluster: YAML (multi-document, kind: List),
     /// JSON (kubectl get -o json), a directory (recursive) or - for stdin. Repeatable.
-    #[arg(long = "from", value_name = "PATH")]
+    #[arg(long = "from", value_name = "PATH", conflicts_with_all = ["kubeconfig", "context", "request_timeout"])]
     pub from: Vec<PathBuf>,
-    /// The namespace of the target (default: "default").
+    /// The namespace (default: the kubeconfig context's namespace; "default" with --from).
     #[arg(short = 'n', long, value_name = "NS")]
     pub namespace: Option<String>,
+    /// Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then the
+    /// in-cluster service account).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// How long one request to the API server may take (e.g. 500ms, 30s, 1m; 0 = no limit).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub request_timeout: Option<std::time::Duration>,
+}
+
+/// Parses a kubectl-style duration: `30s`, `1m30s`, `500ms`, `2h`, or bare seconds (`30`).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("\"{text}\" is not a duration (e.g. 30s, 1m, 500ms)");
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    if text.is_empty() {
+        return Err(bad());
+    }
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .ok_or_else(bad)?;
+        let (num, tail) = rest.split_at(digits);
+        let value: f64 = num.parse().map_err(|_| bad())?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_len);
+        let scale = match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += std::time::Duration::try_from_secs_f64(value * scale).map_err(|_| bad())?;
+        rest = next;
+    }
+    Ok(total)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -199,4 +259,44 @@ pub struct ChecksArgs {
     /// Also load the user-defined checks in this directory's YAML files (docs/user-checks.md).
     #[arg(long, value_name = "DIR")]
     pub checks_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SnapshotFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Capture every namespace.
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = SnapshotFormat::Yaml)]
+    pub output: SnapshotFormat,
+    /// Write to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn kubectl_durations() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("").is_err());
+    }
 }

@@ -7,18 +7,17 @@ use crate::engine::Engine;
 use crate::report;
 
 pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
-    let state = super::common::load_state(&args.source)?;
-    let engine = Engine::new(&state, super::common::engine_options(global)?);
-    let namespace = if args.all_namespaces {
-        None
-    } else {
-        Some(
-            args.source
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".to_owned()),
-        )
+    // Built-in and user-defined checks; live mode lists the kinds all of them read.
+    let checks = crate::check::user::catalog(args.checks_dir.as_deref())
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let wants = super::common::Wants::Kinds {
+        kinds: super::common::kinds_for_checks(&checks, &args.only, &args.skip),
+        all_namespaces: args.all_namespaces,
     };
+    let loaded = super::common::load_state(&args.source, wants)?;
+    let state = loaded.state;
+    let engine = Engine::new(&state, super::common::engine_options(global)?);
+    let namespace = (!args.all_namespaces).then_some(loaded.namespace);
     let opts = RunOptions {
         namespace,
         only: args.only.clone(),
@@ -26,8 +25,6 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
         now_unix: now_unix(),
         cert_warn_days: args.cert_expiry_days,
     };
-    let checks = crate::check::user::catalog(args.checks_dir.as_deref())
-        .map_err(|e| Failure::Usage(e.to_string()))?;
     let report = run_checks(&state, &engine, &checks, &opts).map_err(Failure::Usage)?;
     let out = match args.output {
         CheckFormat::Table => report::check::table(&report, super::common::use_color(global)),

@@ -1,6 +1,7 @@
-//! What every subcommand does the same way: load the state, build engine options, decide on
-//! colour, print.
+//! What every subcommand does the same way: load the state (files, or the cluster), build
+//! engine options, decide on colour, print.
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 
 use super::Failure;
@@ -8,22 +9,114 @@ use super::args::{ColorChoice, GlobalArgs, SourceArgs};
 use crate::admission::MetadataNameLabel;
 use crate::engine::EngineOptions;
 use crate::mesh::istio::version::IstioVersion;
+use crate::source::live::{Cluster, ENGINE_KINDS, LiveError, LiveOptions, Plan};
 use crate::source::offline::{LoadOptions, load_paths};
-use crate::state::ClusterState;
+use crate::state::{ClusterState, Kind};
 
-pub fn load_state(source: &SourceArgs) -> Result<ClusterState, Failure> {
+/// What a command needs from a live cluster (offline, the files hold whatever they hold).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wants {
+    /// `explain KIND/NAME`: the target, its namespace, owners and the injection machinery.
+    Target { kind: Kind, name: String },
+    /// These kinds in the namespace (or all namespaces), plus what the engine needs.
+    Kinds {
+        kinds: BTreeSet<Kind>,
+        all_namespaces: bool,
+    },
+}
+
+/// A loaded state and the namespace commands default to: `-n`, else the kubeconfig context's
+/// namespace (live) or `default` (offline).
+#[derive(Debug)]
+pub struct Loaded {
+    pub state: ClusterState,
+    pub namespace: String,
+}
+
+/// Reads the state from `--from` files, or from the cluster when there are none.
+pub fn load_state(source: &SourceArgs, wants: Wants) -> Result<Loaded, Failure> {
     if source.from.is_empty() {
-        return Err(Failure::Usage(
-            "no --from given: reading a live cluster is not available in this build yet; capture the state with `kubectl get ns,pods,deploy,mutatingwebhookconfigurations,cm -A -o yaml` and pass it with --from".to_owned(),
-        ));
+        return load_live(source, wants);
     }
+    let namespace = source
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_owned());
     let opts = LoadOptions {
-        default_namespace: source
+        default_namespace: namespace.clone(),
+    };
+    Ok(Loaded {
+        state: load_paths(&source.from, &opts)?,
+        namespace,
+    })
+}
+
+/// The live path. The tokio runtime exists only here: offline commands never start one.
+fn load_live(source: &SourceArgs, wants: Wants) -> Result<Loaded, Failure> {
+    let opts = LiveOptions {
+        kubeconfig: source.kubeconfig.clone(),
+        context: source.context.clone(),
+        request_timeout: source.request_timeout.filter(|d| !d.is_zero()),
+        progress: std::io::stderr().is_terminal(),
+        ..LiveOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Unreachable(format!("cannot start the I/O runtime: {e}")))?;
+    let result = runtime.block_on(async {
+        let cluster = Cluster::connect(opts).await?;
+        let namespace = source
             .namespace
             .clone()
-            .unwrap_or_else(|| "default".to_owned()),
-    };
-    Ok(load_paths(&source.from, &opts)?)
+            .unwrap_or_else(|| cluster.default_namespace.clone());
+        let plan = match wants {
+            Wants::Target { kind, name } => Plan::Target {
+                kind,
+                namespace: namespace.clone(),
+                name,
+            },
+            Wants::Kinds {
+                kinds,
+                all_namespaces,
+            } => Plan::Scan {
+                namespace: (!all_namespaces).then(|| namespace.clone()),
+                kinds,
+            },
+        };
+        let state = cluster.read(&plan).await?;
+        Ok::<_, LiveError>(Loaded { state, namespace })
+    });
+    // Idle keep-alive connections must not hold the process open.
+    runtime.shutdown_background();
+    result.map_err(|e| match e {
+        LiveError::Config(m) => Failure::Usage(m),
+        e @ (LiveError::Unreachable { .. } | LiveError::Refused(_)) => {
+            Failure::Unreachable(e.to_string())
+        }
+    })
+}
+
+/// The kinds the selected checks read (their pages' `inputs`) plus what the engine needs.
+pub fn kinds_for_checks(
+    checks: &[Box<dyn crate::check::Check>],
+    only: &[String],
+    skip: &[String],
+) -> BTreeSet<Kind> {
+    let mut kinds: BTreeSet<Kind> = ENGINE_KINDS.into_iter().collect();
+    for check in checks {
+        // A page that does not parse is reported by the runner; here it just adds nothing.
+        let Ok(d) = crate::check::doc::parse(check.doc()) else {
+            continue;
+        };
+        if (!only.is_empty() && !only.contains(&d.id)) || skip.contains(&d.id) {
+            continue;
+        }
+        kinds.extend(d.inputs);
+        kinds.extend(d.reads);
+    }
+    kinds
 }
 
 pub fn engine_options(global: &GlobalArgs) -> Result<EngineOptions, Failure> {

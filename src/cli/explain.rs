@@ -1,43 +1,83 @@
 //! `meshdoctor explain <kind>/<name>` and `kubectl inject-why`: the verdict for one pod or
-//! workload, the ordered trace with the decisive step marked, the change that would flip it,
-//! and on request the pod as the injector would return it.
+//! workload, the ordered trace with the decisive step marked, and the change that would flip it.
+//! The plugin without a target lists the verdict of every pod and workload in scope. On request
+//! (`--show-pod`, `--show-patch`) it also prints the pod as the injector would return it.
 
+use serde::Serialize;
 use serde_json::Value;
 
 use super::Failure;
-use super::args::{ExplainArgs, ExplainFormat, GlobalArgs};
-use crate::decision::{Decision, Mesh};
+use super::args::{ExplainArgs, ExplainFormat, GlobalArgs, PluginCli, SourceArgs};
+use super::common::Wants;
+use crate::decision::{Decision, Mesh, TargetRef, WebhookRef};
 use crate::engine::Engine;
 use crate::render::cluster::injector_for;
 use crate::render::{json_patch, to_go_yaml};
 use crate::report;
-use crate::workload::{PodSubject, parse_target, resolve};
+use crate::workload::{PodSubject, all_subjects, parse_target, resolve};
 
 pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<(), Failure> {
-    let (kind, name) = parse_target(&args.target)?;
-    let state = super::common::load_state(&args.source)?;
-    let namespace = args
-        .source
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".to_owned());
+    let show = Show {
+        pod: args.show_pod,
+        patch: args.show_patch,
+    };
+    explain_one(global, &args.target, &args.source, args.output, show)
+}
+
+/// What to print beyond the decision.
+#[derive(Debug, Clone, Copy, Default)]
+struct Show {
+    pod: bool,
+    patch: bool,
+}
+
+/// `kubectl inject-why [KIND/NAME]`.
+pub fn run_plugin(cli: &PluginCli) -> Result<(), Failure> {
+    match &cli.target {
+        Some(target) => explain_one(
+            &cli.global,
+            target,
+            &cli.source,
+            cli.output,
+            Show::default(),
+        ),
+        None => summary(&cli.global, &cli.source, cli.all_namespaces, cli.output),
+    }
+}
+
+fn explain_one(
+    global: &GlobalArgs,
+    target: &str,
+    source: &SourceArgs,
+    output: ExplainFormat,
+    show: Show,
+) -> Result<(), Failure> {
+    let (kind, name) = parse_target(target)?;
+    let loaded = super::common::load_state(
+        source,
+        Wants::Target {
+            kind,
+            name: name.clone(),
+        },
+    )?;
+    let state = loaded.state;
     let engine = Engine::new(&state, super::common::engine_options(global)?);
-    let subject = resolve(&state, kind, &namespace, &name)?;
+    let subject = resolve(&state, kind, &loaded.namespace, &name)?;
     let decision = engine.explain(&subject);
-    let mutation = if args.show_pod || args.show_patch {
+    let mutation = if show.pod || show.patch {
         Some(mutate(&engine, &subject, &decision)?)
     } else {
         None
     };
-    let out = match args.output {
+    let out = match output {
         ExplainFormat::Table => {
             let mut text = report::explain::table(&decision, super::common::use_color(global));
             if let Some((pod, mutated)) = &mutation {
-                if args.show_pod {
+                if show.pod {
                     text.push_str("\nmutated pod:\n");
                     text.push_str(&to_go_yaml(mutated));
                 }
-                if args.show_patch {
+                if show.patch {
                     text.push_str("\nJSON patch (RFC 6902):\n");
                     text.push_str(&report::to_json(&json_patch(pod, mutated)));
                     text.push('\n');
@@ -48,17 +88,89 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<(), Failure> {
         ExplainFormat::Json | ExplainFormat::Yaml => {
             let mut v = serde_json::to_value(&decision).unwrap_or(Value::Null);
             if let (Some((pod, mutated)), Some(obj)) = (&mutation, v.as_object_mut()) {
-                if args.show_pod {
+                if show.pod {
                     obj.insert("mutated_pod".to_owned(), mutated.clone());
                 }
-                if args.show_patch {
+                if show.patch {
                     obj.insert("patch".to_owned(), json_patch(pod, mutated));
                 }
             }
-            if args.output == ExplainFormat::Json {
+            if output == ExplainFormat::Json {
                 report::to_json(&v)
             } else {
                 report::to_yaml(&v)
+            }
+        }
+    };
+    super::common::print(&out);
+    Ok(())
+}
+
+/// One line of the verdict list.
+#[derive(Debug, Serialize)]
+struct VerdictLine {
+    target: TargetRef,
+    inject: bool,
+    mesh: Option<Mesh>,
+    webhook: Option<WebhookRef>,
+    decisive: &'static str,
+}
+
+fn summary(
+    global: &GlobalArgs,
+    source: &SourceArgs,
+    all_namespaces: bool,
+    output: ExplainFormat,
+) -> Result<(), Failure> {
+    let wants = Wants::Kinds {
+        kinds: crate::source::live::ENGINE_KINDS.into_iter().collect(),
+        all_namespaces,
+    };
+    let loaded = super::common::load_state(source, wants)?;
+    let state = loaded.state;
+    let engine = Engine::new(&state, super::common::engine_options(global)?);
+    let scope = (!all_namespaces).then_some(loaded.namespace.as_str());
+    let lines: Vec<VerdictLine> = all_subjects(&state, scope)
+        .iter()
+        .map(|s| {
+            let v = engine.verdict(s);
+            VerdictLine {
+                target: s.target.clone(),
+                inject: v.inject,
+                mesh: v.mesh,
+                webhook: v.webhook.and_then(|i| engine.webhook_ref(i)),
+                decisive: v.decisive,
+            }
+        })
+        .collect();
+    let out = match output {
+        ExplainFormat::Json => report::to_json(&lines),
+        ExplainFormat::Yaml => report::to_yaml(&lines),
+        ExplainFormat::Table => {
+            let mut t = comfy_table::Table::new();
+            t.load_style(comfy_table::presets::NOTHING);
+            t.set_header(vec![
+                "NAMESPACE",
+                "KIND",
+                "NAME",
+                "INJECT",
+                "MESH",
+                "DECIDED BY",
+            ]);
+            for l in &lines {
+                t.add_row(vec![
+                    l.target.namespace.as_deref().unwrap_or(""),
+                    l.target.kind.as_str(),
+                    l.target.name.as_str(),
+                    if l.inject { "yes" } else { "no" },
+                    l.mesh.map(Mesh::as_str).unwrap_or("-"),
+                    l.decisive,
+                ]);
+            }
+            if lines.is_empty() {
+                "no pods or workloads in scope".to_owned()
+            } else {
+                super::common::trim_table(&t.to_string())
             }
         }
     };

@@ -8,6 +8,7 @@ pub mod checks;
 pub mod common;
 pub mod explain;
 pub mod inject;
+pub mod snapshot;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -57,7 +58,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> i32 {
 /// Runs `kubectl inject-why` (the kubectl plugin) with these arguments.
 pub fn plugin_main_with(args: impl IntoIterator<Item = OsString>) -> i32 {
     match args::PluginCli::try_parse_from(args) {
-        Ok(cli) => finish(explain::run(&cli.global, &cli.explain)),
+        Ok(cli) => finish(explain::run_plugin(&cli)),
         Err(e) => clap_exit(&e),
     }
 }
@@ -74,6 +75,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Check(a) => check::run(&cli.global, a),
         Command::Checks(a) => checks::run(a),
         Command::Inject(a) => inject::run(&cli.global, a),
+        Command::Snapshot(a) => snapshot::run(a),
     }
 }
 

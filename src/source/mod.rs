@@ -1,7 +1,9 @@
 //! Where cluster state comes from: files (`offline`) or the API server (`live`). Sources only
 //! read; they never write to a cluster.
 
+pub mod live;
 pub mod offline;
+pub mod snapshot;
 
 use std::fmt;
 

@@ -41,6 +41,7 @@ pub fn load_paths(paths: &[PathBuf], opts: &LoadOptions) -> Result<ClusterState,
         load_path(&mut state, path, opts)?;
         state.sources.push(path.display().to_string());
     }
+    state.sort();
     Ok(state)
 }
 
@@ -147,6 +148,9 @@ struct JsonHead<'a> {
     kind: Option<String>,
     #[serde(default, borrow)]
     items: Option<Vec<&'a RawValue>>,
+    /// Kept raw: only a list's metadata is read (a snapshot's kind record).
+    #[serde(default, borrow)]
+    metadata: Option<&'a RawValue>,
 }
 
 impl Loader<'_> {
@@ -171,6 +175,11 @@ impl Loader<'_> {
         {
             for item in head.items.unwrap_or_default() {
                 self.load_json_object(text, item)?;
+            }
+            if let Some(meta) = head.metadata
+                && let Ok(meta) = serde_json::from_str::<Value>(meta.get())
+            {
+                super::snapshot::apply_kind_record(self.state, &meta);
             }
             Ok(())
         } else {
@@ -278,6 +287,9 @@ impl Loader<'_> {
             for (i, item) in items.into_iter().enumerate() {
                 let item_line = item_lines.get(i).copied().unwrap_or(line);
                 self.load_value_object(item, item_line)?;
+            }
+            if let Some(meta) = map.get("metadata") {
+                super::snapshot::apply_kind_record(self.state, meta);
             }
             return Ok(());
         }

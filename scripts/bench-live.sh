@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Live-mode benchmark: `meshdoctor check -A` against the test API server holding a synthetic
+# cluster (default 5,000 pods in 200 namespaces, 20 ms latency per request), side by side with
+# `kubectl get pods -A -o json` against the same server. Prints the request count and the
+# median wall time of each, and their ratio (target: meshdoctor <= 1.5x kubectl).
+#
+#   scripts/bench-live.sh [RUNS] [NAMESPACES] [PODS] [LATENCY_MS]
+#
+# Needs kubectl on PATH. Builds the release binary and the server example first.
+set -euo pipefail
+
+runs=${1:-5}
+namespaces=${2:-200}
+pods=${3:-5000}
+latency=${4:-20}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+command -v kubectl >/dev/null || { echo "bench-live: kubectl is not on PATH" >&2; exit 2; }
+cargo build --release --quiet --bin meshdoctor --example fake_apiserver
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+target/release/examples/fake_apiserver --fixture fixtures/clean-istio \
+  --synthetic "$namespaces:$pods" --latency-ms "$latency" >"$work/url" 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
+url=$(head -n1 "$work/url")
+[ -n "$url" ] || { echo "bench-live: the server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
+
+cat >"$work/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+current-context: bench
+clusters:
+- name: bench
+  cluster: {server: $url}
+contexts:
+- name: bench
+  context: {cluster: bench, user: bench, namespace: default}
+users:
+- name: bench
+  user: {token: bench}
+KC
+export KUBECONFIG="$work/kubeconfig" HOME="$work"
+
+now_ms() { date +%s%3N; }
+requests() { curl -s "$url/_fake/log" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+clear_log() { curl -s "$url/_fake/clear-log" >/dev/null; }
+
+# One timed run of "$@"; prints "milliseconds requests".
+measure() {
+  clear_log
+  local t0 t1
+  t0=$(now_ms)
+  "$@" >/dev/null
+  t1=$(now_ms)
+  echo "$((t1 - t0)) $(requests)"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+
+kubectl_cmd=(kubectl get pods -A -o json)
+meshdoctor_cmd=(target/release/meshdoctor check -A -o json --fail-on never)
+
+# Warm-up: kubectl fills its discovery cache (in $HOME), both warm the server.
+"${kubectl_cmd[@]}" >/dev/null
+"${meshdoctor_cmd[@]}" >/dev/null
+
+k_times=() m_times=()
+for _ in $(seq "$runs"); do
+  read -r kt kr < <(measure "${kubectl_cmd[@]}")
+  read -r mt mr < <(measure "${meshdoctor_cmd[@]}")
+  k_times+=("$kt"); m_times+=("$mt")
+done
+k_med=$(printf '%s\n' "${k_times[@]}" | median)
+m_med=$(printf '%s\n' "${m_times[@]}" | median)
+
+echo "cluster: $pods pods in $namespaces namespaces, ${latency} ms latency per request, $runs runs"
+printf '%-42s %8s %10s   %s\n' "command" "requests" "median ms" "all runs (ms)"
+printf '%-42s %8s %10s   %s\n' "kubectl get pods -A -o json" "$kr" "$k_med" "${k_times[*]}"
+printf '%-42s %8s %10s   %s\n' "meshdoctor check -A -o json" "$mr" "$m_med" "${m_times[*]}"
+python3 -c "print(f'ratio meshdoctor / kubectl: {$m_med / $k_med:.2f}x (target <= 1.5x)')"

@@ -1,0 +1,39 @@
+//! `meshdoctor snapshot`: capture the injection-relevant state (from the cluster, or from
+//! `--from` files) into one `kind: List` file that `--from` reads back.
+
+use std::collections::BTreeSet;
+
+use super::Failure;
+use super::args::{SnapshotArgs, SnapshotFormat};
+use super::common::Wants;
+use crate::source::snapshot;
+use crate::state::Kind;
+
+pub fn run(args: &SnapshotArgs) -> Result<(), Failure> {
+    let wants = Wants::Kinds {
+        kinds: Kind::ALL.into_iter().collect::<BTreeSet<_>>(),
+        all_namespaces: args.all_namespaces,
+    };
+    let loaded = super::common::load_state(&args.source, wants)?;
+    let scope = (!args.all_namespaces).then_some(loaded.namespace.as_str());
+    let doc = snapshot::document(&loaded.state, scope);
+    let text = match args.output {
+        SnapshotFormat::Yaml => serde_saphyr::to_string(&doc)
+            .map_err(|e| Failure::Usage(format!("cannot write the snapshot as YAML: {e}")))?,
+        SnapshotFormat::Json => {
+            let mut t = crate::report::to_json(&doc);
+            t.push('\n');
+            t
+        }
+    };
+    match &args.output_file {
+        None => super::common::print(&text),
+        Some(path) => std::fs::write(path, text).map_err(|e| {
+            Failure::Usage(format!(
+                "--output-file {}: cannot write: {e}",
+                path.display()
+            ))
+        })?,
+    }
+    Ok(())
+}
