@@ -91,8 +91,7 @@ impl<T: k8s_openapi::Metadata<Ty = ObjectMeta>> Store<T> {
     /// Orders the objects by namespace and name, as the API server lists them, so that what a
     /// check reports first does not depend on file order or on which LIST finished first.
     pub fn sort(&mut self) {
-        self.items
-            .sort_by(|a, b| key_of(a.obj.metadata()).cmp(&key_of(b.obj.metadata())));
+        self.items.sort_by_key(|o| key_of(o.obj.metadata()));
         self.index = self
             .items
             .iter()
