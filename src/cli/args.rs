@@ -77,6 +77,13 @@ pub struct SourceArgs {
     /// The namespace of the target (default: "default").
     #[arg(short = 'n', long, value_name = "NS")]
     pub namespace: Option<String>,
+    /// Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config). Used by
+    /// explain --server-dry-run.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -104,6 +111,13 @@ pub struct ExplainArgs {
     /// Also print the RFC 6902 JSON patch from the original pod to the mutated one.
     #[arg(long)]
     pub show_patch: bool,
+    /// Ask the live cluster too: create the pod (a workload's from its template) with
+    /// dryRun=All, so the API server runs the real webhook chain and stores nothing, and show
+    /// what it did next to the prediction (verdict agreement, predicted vs actual mutated pod,
+    /// the cause of a webhook failure). This is the only request meshdoctor ever sends that is
+    /// not a read, and only with this flag; it needs permission to create pods.
+    #[arg(long, conflicts_with = "from")]
+    pub server_dry_run: bool,
 }
 
 /// `meshdoctor inject`: takes the inputs `istioctl kube-inject` takes.
