@@ -25,7 +25,9 @@ use crate::cli::Failure;
 use crate::cli::args::{ExplainArgs, ExplainFormat, GlobalArgs};
 use crate::decision::{Decision, WebhookRef};
 use crate::engine::Engine;
-use crate::mesh::istio::install::{DEFAULT_NAMESPACE as ISTIO_NAMESPACE, is_istio_injector_webhook};
+use crate::mesh::istio::install::{
+    DEFAULT_NAMESPACE as ISTIO_NAMESPACE, is_istio_injector_webhook,
+};
 use crate::origin::Origin;
 use crate::state::{ClusterState, Kind, KindAvailability};
 use crate::workload::{TargetError, parse_target, resolve};
@@ -223,9 +225,10 @@ pub async fn read_state(
 
 fn read_error(conn: &Connection, what: &str, e: kube::Error) -> DryRunError {
     match e {
-        kube::Error::Api(status) => {
-            DryRunError::Refused(format!("reading {what}: {} ({})", status.message, status.code))
-        }
+        kube::Error::Api(status) => DryRunError::Refused(format!(
+            "reading {what}: {} ({})",
+            status.message, status.code
+        )),
         other => DryRunError::Unreachable {
             server: conn.server.clone(),
             cause: other.to_string(),
@@ -426,7 +429,8 @@ fn walk(p: &Value, a: &Value, path: &str, out: &mut PodDiff) {
             out.server_defaulted_fields += am
                 .keys()
                 .filter(|k| {
-                    !pm.contains_key(*k) && !SERVER_ASSIGNED.contains(&format!("{path}/{k}").as_str())
+                    !pm.contains_key(*k)
+                        && !SERVER_ASSIGNED.contains(&format!("{path}/{k}").as_str())
                 })
                 .count();
         }
@@ -509,7 +513,10 @@ fn same_quantity(p: &Value, a: &Value) -> bool {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     };
-    match (as_text(p).as_deref().and_then(quantity), as_text(a).as_deref().and_then(quantity)) {
+    match (
+        as_text(p).as_deref().and_then(quantity),
+        as_text(a).as_deref().and_then(quantity),
+    ) {
         (Some(x), Some(y)) => (x - y).abs() <= f64::EPSILON * x.abs().max(1.0),
         _ => false,
     }
@@ -671,16 +678,22 @@ pub fn attribute_rejection(engine: &Engine<'_>, message: &str) -> Option<Finding
         .iter()
         .copied()
         .find(|&i| {
-            engine.webhooks.get(i).is_some_and(|w| match &w.client_config.target {
-                WebhookTarget::Url(u) => url.is_some_and(|m| m == u.split('?').next().unwrap_or(u)),
-                WebhookTarget::Service {
-                    namespace, name, ..
-                } => message.contains(&format!("{name}.{namespace}.svc")),
-            })
+            engine
+                .webhooks
+                .get(i)
+                .is_some_and(|w| match &w.client_config.target {
+                    WebhookTarget::Url(u) => {
+                        url.is_some_and(|m| m == u.split('?').next().unwrap_or(u))
+                    }
+                    WebhookTarget::Service {
+                        namespace, name, ..
+                    } => message.contains(&format!("{name}.{namespace}.svc")),
+                })
         })
         .or_else(|| named.first().copied());
     let wh = found.and_then(|i| engine.webhooks.get(i));
-    let service_webhook = wh.is_some_and(|w| matches!(w.client_config.target, WebhookTarget::Service { .. }));
+    let service_webhook =
+        wh.is_some_and(|w| matches!(w.client_config.target, WebhookTarget::Service { .. }));
     let (check, meaning) = cause.explain(service_webhook);
     let reference = found.and_then(|i| engine.webhook_ref(i));
     let (object, target, failure_policy, origin) = match wh {
@@ -698,7 +711,11 @@ pub fn attribute_rejection(engine: &Engine<'_>, message: &str) -> Option<Finding
                     path.as_deref().unwrap_or("")
                 ),
             },
-            if w.failure_policy == FailurePolicy::Ignore { "Ignore" } else { "Fail" },
+            if w.failure_policy == FailurePolicy::Ignore {
+                "Ignore"
+            } else {
+                "Fail"
+            },
             w.origin.clone().unwrap_or(Origin::Live),
         ),
         None => (
@@ -756,12 +773,16 @@ fn fix_for(cause: Cause, configuration: &str, index: usize, target: &str) -> Str
             "kubectl patch mutatingwebhookconfiguration {configuration} --type=json -p '[{{\"op\":\"replace\",\"path\":\"/webhooks/{index}/timeoutSeconds\",\"value\":10}}]'  # and find why the injector at {target} is slow"
         ),
         Cause::Unreachable | Cause::NoEndpoints | Cause::ServiceMissing => {
-            format!("start the injector behind {target} (or point webhooks[{index}].clientConfig of {configuration} at the running one)")
+            format!(
+                "start the injector behind {target} (or point webhooks[{index}].clientConfig of {configuration} at the running one)"
+            )
         }
         Cause::ExpiredCertificate | Cause::WrongCertificateName => format!(
             "reissue the injector's serving certificate for the host in {target}, signed by the CA in webhooks[{index}].clientConfig.caBundle of {configuration}"
         ),
-        Cause::Denied | Cause::CallFailed => format!("read the injector's log for the request to {target}"),
+        Cause::Denied | Cause::CallFailed => {
+            format!("read the injector's log for the request to {target}")
+        }
     }
 }
 
@@ -864,10 +885,9 @@ pub fn assess(
 /// finding for that configuration, introduced by what the cluster did.
 fn fail_open_finding(engine: &Engine<'_>, webhook: Option<&WebhookRef>) -> Option<Finding> {
     let webhook = webhook?;
-    let compiled = engine
-        .webhooks
-        .iter()
-        .find(|w| w.configuration.as_ref() == webhook.configuration && w.name.as_ref() == webhook.name)?;
+    let compiled = engine.webhooks.iter().find(|w| {
+        w.configuration.as_ref() == webhook.configuration && w.name.as_ref() == webhook.name
+    })?;
     if compiled.failure_policy != FailurePolicy::Ignore {
         return None;
     }
@@ -1155,10 +1175,15 @@ mod tests {
             Some("istio-proxy")
         );
         assert_eq!(
-            sidecar_in(&json!({"spec": {"initContainers": [{"name": "istio-proxy"}], "containers": []}})),
+            sidecar_in(
+                &json!({"spec": {"initContainers": [{"name": "istio-proxy"}], "containers": []}})
+            ),
             Some("istio-proxy")
         );
-        assert_eq!(sidecar_in(&json!({"spec": {"containers": [{"name": "app"}]}})), None);
+        assert_eq!(
+            sidecar_in(&json!({"spec": {"containers": [{"name": "app"}]}})),
+            None
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! It runs on its own thread and runtime, so a test that blocks (running the CLI with
 //! `assert_cmd`) does not stall the webhook the API server is waiting for. Paths:
 //! `/inject/<revision>` answers at once; `/slow/<seconds>/<revision>` answers after a delay (to
-//! exceed a webhook's `timeoutSeconds`).
+//! exceed a webhook's `timeoutSeconds`); `/probe` only adds the annotation [`PROBE_ANNOTATION`],
+//! so a test can see that the API server has loaded a configuration.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -43,6 +44,9 @@ pub const ISTIO_VERSION: IstioVersion = IstioVersion {
     major: 1,
     minor: 24,
 };
+
+/// What `/probe` adds to every pod it sees.
+pub const PROBE_ANNOTATION: &str = "meshdoctor.e2e/probed";
 
 /// One revision as the injector serves it: the decision settings and the render engine built
 /// from the same ConfigMaps.
@@ -109,6 +113,7 @@ impl TestInjector {
                     let app = Router::new()
                         .route("/inject/{revision}", post(inject))
                         .route("/slow/{seconds}/{revision}", post(slow_inject))
+                        .route("/probe", post(probe))
                         .with_state(Arc::clone(&for_thread));
                     let listener = TlsListener {
                         tcp,
@@ -191,6 +196,11 @@ impl TestInjector {
     }
 }
 
+/// A CA's certificate that signed nothing the injector serves: a wrong `caBundle`.
+pub fn other_ca_pem() -> String {
+    pki::ca("meshdoctor-e2e-other-ca").cert_pem
+}
+
 /// A loopback port nothing listens on: bound, read, released.
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe port");
@@ -262,6 +272,33 @@ async fn slow_inject(
 ) -> axum::Json<Value> {
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     axum::Json(review(&shared, &revision, &body))
+}
+
+/// Marks the pod with [`PROBE_ANNOTATION`] and nothing else.
+async fn probe(body: Bytes) -> axum::Json<Value> {
+    let review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let uid = review
+        .pointer("/request/uid")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let has_annotations = review
+        .pointer("/request/object/metadata/annotations")
+        .is_some_and(Value::is_object);
+    let patch = if has_annotations {
+        json!([{"op": "add", "path": format!("/metadata/annotations/{}", PROBE_ANNOTATION.replace('/', "~1")), "value": "true"}])
+    } else {
+        json!([{"op": "add", "path": "/metadata/annotations", "value": {PROBE_ANNOTATION: "true"}}])
+    };
+    axum::Json(json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "response": {
+            "uid": uid,
+            "allowed": true,
+            "patchType": "JSONPatch",
+            "patch": base64::engine::general_purpose::STANDARD.encode(patch.to_string()),
+        },
+    }))
 }
 
 /// Answers one AdmissionReview v1 as istiod's webhook does: `injectRequired` first, then the

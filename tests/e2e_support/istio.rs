@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -184,27 +185,78 @@ pub fn injector_webhooks(revision: &str, endpoint: &Endpoint) -> MutatingWebhook
     .expect("a MutatingWebhookConfiguration")
 }
 
-/// One Istio-named webhook (`namespace.sidecar-injector.istio.io`) selecting only namespaces
-/// labelled `meshdoctor.e2e/scenario=<scenario>`, so fault scenarios sharing one API server
-/// never see each other's webhooks.
+/// The namespace label that routes a namespace to one fault scenario's webhooks.
+pub const SCENARIO_LABEL: &str = "meshdoctor.e2e/scenario";
+
+/// An Istio-named webhook (`namespace.sidecar-injector.istio.io`) selecting only namespaces
+/// labelled [`SCENARIO_LABEL`]`=<scenario>`, so fault scenarios sharing one API server never see
+/// each other's webhooks (nor the Helm-shaped ones, which need `istio-injection` or
+/// `istio.io/rev` on the namespace). With `probe`, a second webhook (to the injector's
+/// `/probe`) follows it, so a test can tell when the API server has loaded the configuration.
 pub fn scenario_webhook(
     configuration: &str,
     scenario: &str,
     endpoint: &Endpoint,
+    probe: Option<&Endpoint>,
 ) -> MutatingWebhookConfiguration {
-    let hook = webhook(
+    let namespaces = json!({"matchLabels": {SCENARIO_LABEL: scenario}});
+    let mut hooks = vec![webhook(
         "namespace.sidecar-injector.istio.io",
         endpoint,
-        json!({"matchLabels": {"meshdoctor.e2e/scenario": scenario, "istio-injection": "enabled"}}),
+        namespaces.clone(),
         selector(vec![expr("sidecar.istio.io/inject", "NotIn", &["false"])]),
-    );
+    )];
+    if let Some(probe) = probe {
+        hooks.push(webhook(
+            "probe.e2e.meshdoctor.dev",
+            probe,
+            namespaces,
+            json!({}),
+        ));
+    }
     serde_json::from_value(json!({
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
         "metadata": {"name": configuration},
-        "webhooks": [hook],
+        "webhooks": hooks,
     }))
     .expect("a MutatingWebhookConfiguration")
+}
+
+/// A Deployment (never rolled out: this cluster has no controllers) whose pod template has
+/// these labels.
+pub fn deployment(
+    name: &str,
+    namespace: &str,
+    template_labels: &BTreeMap<String, String>,
+) -> Deployment {
+    let mut selector_labels = template_labels.clone();
+    selector_labels.insert("app".into(), name.into());
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": selector_labels},
+                "spec": {
+                    "serviceAccountName": "default",
+                    "containers": [{"name": "app", "image": "registry.example/app:1"}],
+                },
+            },
+        },
+    }))
+    .expect("a Deployment")
+}
+
+pub async fn create_deployment(client: &Client, d: &Deployment) -> Deployment {
+    let ns = d.metadata.namespace.as_deref().unwrap_or("default");
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    api.create(&PostParams::default(), d)
+        .await
+        .unwrap_or_else(|e| panic!("create deployment in {ns}: {e}"))
 }
 
 fn base64_of(text: &str) -> String {
