@@ -365,8 +365,8 @@ pub fn pod(
 /// The result of a `dryRun=All` create.
 #[derive(Debug)]
 pub enum DryRun {
-    Admitted(Pod),
-    Rejected(kube::core::Status),
+    Admitted(Box<Pod>),
+    Rejected(Box<kube::core::Status>),
 }
 
 impl DryRun {
@@ -398,8 +398,8 @@ pub async fn dry_run_create(client: &Client, pod: &Pod) -> DryRun {
         ..PostParams::default()
     };
     match api.create(&params, pod).await {
-        Ok(p) => DryRun::Admitted(p),
-        Err(kube::Error::Api(status)) => DryRun::Rejected(*status),
+        Ok(p) => DryRun::Admitted(Box::new(p)),
+        Err(kube::Error::Api(status)) => DryRun::Rejected(status),
         Err(e) => panic!("dry-run create in {ns}: {e}"),
     }
 }
