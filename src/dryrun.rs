@@ -733,8 +733,13 @@ pub fn attribute_rejection(engine: &Engine<'_>, message: &str) -> Option<Finding
         None => format!("webhook \"{name}\" (not among the configurations read)"),
     };
     let innermost = innermost_error(message);
+    let policy = if cause == Cause::Denied {
+        String::new()
+    } else {
+        format!("; failurePolicy {failure_policy} made the failure fatal")
+    };
     let message_text = format!(
-        "the API server rejected the dry-run create: {who} failed with \"{innermost}\": {meaning}; failurePolicy {failure_policy} made the failure fatal"
+        "the API server rejected the dry-run create: {who} failed with \"{innermost}\": {meaning}{policy}"
     );
     let index = wh.map(|w| w.index).unwrap_or(0);
     let fix = fix_for(cause, &object.name, index, &target);
