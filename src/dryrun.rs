@@ -1191,6 +1191,84 @@ mod tests {
         );
     }
 
+    fn state_with_two_injectors() -> ClusterState {
+        let hook = |config: &str, client: &str| {
+            format!(
+                "apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {{name: {config}}}
+webhooks:
+- name: namespace.sidecar-injector.istio.io
+  clientConfig: {client}
+  sideEffects: None
+  admissionReviewVersions: [v1]
+  failurePolicy: Fail
+  rules: [{{operations: [CREATE], apiGroups: [\"\"], apiVersions: [v1], resources: [pods]}}]
+---
+"
+            )
+        };
+        let text = format!(
+            "{}{}",
+            hook("a", "{url: \"https://127.0.0.1:1111/inject\"}"),
+            hook(
+                "b",
+                "{service: {name: istiod-b, namespace: istio-system, path: /inject}}"
+            )
+        );
+        let mut state = ClusterState::default();
+        crate::source::offline::load_text(
+            &mut state,
+            "t.yaml",
+            &text,
+            &crate::source::offline::LoadOptions::default(),
+        )
+        .unwrap();
+        state
+    }
+
+    #[test]
+    fn rejections_are_attributed_to_the_webhook_the_message_points_at() {
+        let state = state_with_two_injectors();
+        let engine = Engine::new(&state, crate::engine::EngineOptions::default());
+
+        let by_url = "Internal error occurred: failed calling webhook \"namespace.sidecar-injector.istio.io\": Post \"https://127.0.0.1:1111/inject?timeout=10s\": dial tcp 127.0.0.1:1111: connect: connection refused";
+        let f = attribute_rejection(&engine, by_url).unwrap();
+        assert_eq!(f.object.name, "a");
+        assert_eq!(
+            f.check, "webhook-call-failed",
+            "a URL webhook has no endpoints to check"
+        );
+        assert!(
+            f.message.contains("https://127.0.0.1:1111/inject"),
+            "{}",
+            f.message
+        );
+        assert_eq!(f.evidence[0].observed, by_url);
+
+        let by_service = "Internal error occurred: failed calling webhook \"namespace.sidecar-injector.istio.io\": Post \"https://istiod-b.istio-system.svc:443/inject?timeout=10s\": dial tcp 10.96.0.7:443: connect: connection refused";
+        let f = attribute_rejection(&engine, by_service).unwrap();
+        assert_eq!(f.object.name, "b");
+        assert_eq!(f.check, "webhook-endpoints-not-ready");
+
+        let untrusted = by_url.replace(
+            "dial tcp 127.0.0.1:1111: connect: connection refused",
+            "x509: certificate signed by unknown authority",
+        );
+        let f = attribute_rejection(&engine, &untrusted).unwrap();
+        assert_eq!(
+            (f.check.as_str(), f.object.name.as_str()),
+            ("cabundle-mismatch", "a")
+        );
+        assert!(
+            f.fix.contains("/webhooks/0/clientConfig/caBundle"),
+            "{}",
+            f.fix
+        );
+
+        assert!(attribute_rejection(&engine, "pods \"x\" is forbidden").is_none());
+    }
+
     #[test]
     fn quantities_compare_by_value() {
         assert!(same_quantity(&json!("2000m"), &json!("2")));
