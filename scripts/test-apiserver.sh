@@ -234,11 +234,14 @@ stop_pidfile() {
   rm -f "$file"
 }
 
-# Prints a loopback TCP port nobody listens on, avoiding the ports given as arguments.
+# Prints a loopback TCP port nobody listens on, avoiding the ports given as arguments. Ports
+# come from 20000-32767, below Linux's ephemeral range (32768-60999): a port there can be the
+# local end of some outgoing connection, which a connect probe does not see but bind refuses
+# ("address already in use"), as happened to etcd once in the e2e tier.
 free_port() {
   local port taken try
   for ((try = 0; try < 100; try++)); do
-    port=$((20000 + RANDOM % 30000))
+    port=$((20000 + RANDOM % 12768))
     for taken in "$@"; do
       [[ $port == "$taken" ]] && continue 2
     done

@@ -9,6 +9,7 @@ pub mod check;
 pub mod checks;
 pub mod cli;
 pub mod decision;
+pub mod dryrun;
 pub mod engine;
 pub mod flip;
 pub mod mesh;

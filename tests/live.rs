@@ -137,7 +137,8 @@ impl Live {
         // KUBECONFIG here; --kubeconfig is exercised by its own tests.
         c.current_dir(root())
             .env("KUBECONFIG", &self.kubeconfig)
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .env("MESHDOCTOR_NOW", PINNED_NOW);
         c
     }
 
@@ -157,9 +158,14 @@ impl Live {
 
 fn offline() -> Command {
     let mut c = Command::cargo_bin("meshdoctor").unwrap();
-    c.current_dir(root()).env("NO_COLOR", "1");
+    // Both sides must judge certificate expiry at the same instant.
+    c.current_dir(root())
+        .env("NO_COLOR", "1")
+        .env("MESHDOCTOR_NOW", PINNED_NOW);
     c
 }
+
+const PINNED_NOW: &str = "1750000000";
 
 fn json_of(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

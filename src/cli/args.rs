@@ -164,6 +164,13 @@ pub struct ExplainArgs {
     /// Also print the RFC 6902 JSON patch from the original pod to the mutated one.
     #[arg(long)]
     pub show_patch: bool,
+    /// Ask the live cluster too: create the pod (a workload's from its template) with
+    /// dryRun=All, so the API server runs the real webhook chain and stores nothing, and show
+    /// what it did next to the prediction (verdict agreement, predicted vs actual mutated pod,
+    /// the cause of a webhook failure). This is the only request meshdoctor ever sends that is
+    /// not a read, and only with this flag; it needs permission to create pods.
+    #[arg(long, conflicts_with = "from")]
+    pub server_dry_run: bool,
 }
 
 /// `meshdoctor inject`: takes the inputs `istioctl kube-inject` takes.

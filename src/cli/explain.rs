@@ -17,6 +17,10 @@ use crate::report;
 use crate::workload::{PodSubject, all_subjects, parse_target, resolve};
 
 pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> Result<(), Failure> {
+    if args.server_dry_run {
+        // The only path that sends a request that is not a read.
+        return crate::dryrun::run_explain(global, args);
+    }
     let show = Show {
         pod: args.show_pod,
         patch: args.show_patch,
@@ -186,8 +190,20 @@ fn mutate(
     decision: &Decision,
 ) -> Result<(Value, Value), Failure> {
     let pod = subject_pod(subject);
+    let mutated = render_prediction(engine, &subject.namespace, &pod, decision)?;
+    Ok((pod, mutated))
+}
+
+/// What the injector of the deciding revision returns for `pod` (the pod unchanged when
+/// nothing injects it). `explain --server-dry-run` compares this with the cluster's answer.
+pub(crate) fn render_prediction(
+    engine: &Engine<'_>,
+    namespace: &str,
+    pod: &Value,
+    decision: &Decision,
+) -> Result<Value, Failure> {
     if !decision.inject {
-        return Ok((pod.clone(), pod));
+        return Ok(pod.clone());
     }
     if decision.mesh != Some(Mesh::Istio) {
         return Err(Failure::Usage(
@@ -205,16 +221,15 @@ fn mutate(
         })?;
     let (injector, mut ctx) =
         injector_for(engine.state, settings).map_err(|e| Failure::Usage(e.to_string()))?;
-    ctx.request_namespace = subject.namespace.clone();
-    let mutated = injector
-        .inject_pod(&pod, &ctx)
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    Ok((pod, mutated))
+    ctx.request_namespace = namespace.to_owned();
+    injector
+        .inject_pod(pod, &ctx)
+        .map_err(|e| Failure::Usage(e.to_string()))
 }
 
 /// The pod as the API server receives it at CREATE: a pod's own object, or a workload's
 /// template with the namespace and the `generateName` its controller would use.
-fn subject_pod(subject: &PodSubject<'_>) -> Value {
+pub(crate) fn subject_pod(subject: &PodSubject<'_>) -> Value {
     let mut meta = serde_json::to_value(subject.meta).unwrap_or(Value::Null);
     if let Some(m) = meta.as_object_mut() {
         m.insert(

@@ -166,6 +166,11 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
+    /// The client, for the one non-read request meshdoctor sends (`--server-dry-run`).
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
     /// Builds the client from kubeconfig (or in-cluster). No request is sent yet.
     pub async fn connect(opts: LiveOptions) -> Result<Cluster, LiveError> {
         let kube_opts = kube::config::KubeConfigOptions {

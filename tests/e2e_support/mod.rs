@@ -10,6 +10,9 @@
     reason = "each test binary that includes this module uses a different part of it"
 )]
 
+pub mod injector;
+pub mod istio;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
