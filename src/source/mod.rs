@@ -2,6 +2,7 @@
 //! read; they never write to a cluster.
 
 pub mod offline;
+pub mod positions;
 
 use std::fmt;
 
