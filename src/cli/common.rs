@@ -22,6 +22,7 @@ pub fn load_state(source: &SourceArgs) -> Result<ClusterState, Failure> {
             .namespace
             .clone()
             .unwrap_or_else(|| "default".to_owned()),
+        ..LoadOptions::default()
     };
     Ok(load_paths(&source.from, &opts)?)
 }
