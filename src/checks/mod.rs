@@ -1,10 +1,13 @@
 //! The built-in check catalog, one file per check. The order here is the order of
 //! `meshdoctor checks` and of the runner.
 
+mod annotation_not_string;
 mod cabundle_empty;
 mod cabundle_mismatch;
 mod cert_chain;
 mod cert_expiry;
+mod expected_injection;
+mod ignore_annotation_invalid;
 mod namespace_not_selected;
 mod webhook_endpoints_not_ready;
 mod webhook_fail_open;
@@ -30,5 +33,9 @@ pub fn builtin() -> Vec<Box<dyn Check>> {
         Box::new(webhook_timeout::WebhookTimeout),
         Box::new(webhook_fail_open::WebhookFailOpen),
         Box::new(webhook_networkpolicy::WebhookNetworkPolicy),
+        // Preflight-only checks (they read the manifests; `check` does not run them).
+        Box::new(expected_injection::ExpectedInjection),
+        Box::new(annotation_not_string::AnnotationNotString),
+        Box::new(ignore_annotation_invalid::IgnoreAnnotationInvalid),
     ]
 }

@@ -60,6 +60,8 @@ pub struct ManifestObject {
     pub positions: Option<Node>,
     /// `# Source: chart/templates/x.yaml` above the document (Helm output).
     pub helm_source: Option<String>,
+    /// `metadata.annotations` (string values), for suppressions.
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// The map fields whose values the API server types as strings (`map[string]string`).
@@ -509,6 +511,15 @@ impl Loader<'_> {
             origin: origin.clone(),
             positions,
             helm_source,
+            annotations: value
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default(),
         });
     }
 
@@ -902,7 +913,10 @@ mod tests {
         let tree = o.positions.as_ref().unwrap();
         assert_eq!(
             tree.key_position("/metadata/annotations/sidecar.istio.io~1inject"),
-            Some(positions::Position { line: 10, column: 5 })
+            Some(positions::Position {
+                line: 10,
+                column: 5
+            })
         );
         let d = s.deployments.get(Some("default"), "web").unwrap();
         let ann = d.obj.metadata.annotations.as_ref().unwrap();
@@ -911,7 +925,16 @@ mod tests {
         assert_eq!(ann["mode"], "0755");
         let sel = d.obj.spec.selector.match_labels.as_ref().unwrap();
         assert_eq!(sel["tier"], "1");
-        let labels = d.obj.spec.template.metadata.as_ref().unwrap().labels.as_ref().unwrap();
+        let labels = d
+            .obj
+            .spec
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .labels
+            .as_ref()
+            .unwrap();
         assert_eq!(labels["on"], "yes");
     }
 
@@ -922,8 +945,15 @@ mod tests {
         let objs = load_manifest_text(&mut s, "l.yaml", text, &LoadOptions::default()).unwrap();
         assert_eq!(objs.len(), 2);
         assert_eq!(
-            objs[1].positions.as_ref().unwrap().key_position("/metadata/labels"),
-            Some(positions::Position { line: 12, column: 5 })
+            objs[1]
+                .positions
+                .as_ref()
+                .unwrap()
+                .key_position("/metadata/labels"),
+            Some(positions::Position {
+                line: 12,
+                column: 5
+            })
         );
         let json = "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n {\"apiVersion\": \"v1\", \"kind\": \"Namespace\",\n  \"metadata\": {\"name\": \"c\", \"labels\": {\"on\": true}}}]}\n";
         let opts = LoadOptions {
@@ -933,8 +963,15 @@ mod tests {
         let objs = load_manifest_text(&mut s, "l.json", json, &opts).unwrap();
         assert_eq!(objs.len(), 1);
         assert_eq!(
-            objs[0].positions.as_ref().unwrap().key_position("/metadata/labels/on"),
-            Some(positions::Position { line: 3, column: 40 })
+            objs[0]
+                .positions
+                .as_ref()
+                .unwrap()
+                .key_position("/metadata/labels/on"),
+            Some(positions::Position {
+                line: 3,
+                column: 40
+            })
         );
         assert_eq!(s.namespace_labels("c").unwrap()["on"], "true");
     }

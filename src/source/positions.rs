@@ -210,9 +210,7 @@ pub fn index(text: &str) -> Result<Vec<DocPositions>, String> {
             Event::DocumentEnd => {
                 // A document with nothing in it parses as a plain null scalar; the loader skips
                 // null documents, and so do we, so that documents pair up by index.
-                let empty = |n: &Node| {
-                    matches!(&n.kind, NodeKind::Scalar { text, style: Style::Plain } if yaml11_non_string(text) == Some("null"))
-                };
+                let empty = |n: &Node| matches!(&n.kind, NodeKind::Scalar { text, style: Style::Plain } if yaml11_non_string(text) == Some("null"));
                 if let Some(root) = root.take().filter(|r| !empty(r)) {
                     let helm_source = helm_source_above(text, root.pos.line);
                     docs.push(DocPositions { root, helm_source });
@@ -394,7 +392,10 @@ mod tests {
         let web = &docs[1].root;
         assert_eq!(
             web.key_position("/metadata/annotations/sidecar.istio.io~1inject"),
-            Some(Position { line: 16, column: 5 })
+            Some(Position {
+                line: 16,
+                column: 5
+            })
         );
         let v = web
             .pointer("/metadata/annotations/sidecar.istio.io~1inject")
@@ -406,7 +407,13 @@ mod tests {
                 style: Style::Plain
             }
         );
-        assert_eq!(v.pos, Position { line: 16, column: 30 });
+        assert_eq!(
+            v.pos,
+            Position {
+                line: 16,
+                column: 30
+            }
+        );
         let image = web
             .pointer("/spec/template/spec/containers/0/image")
             .unwrap();
@@ -419,7 +426,10 @@ mod tests {
         ));
         assert_eq!(
             web.key_position("/spec/template/spec/containers/0"),
-            Some(Position { line: 22, column: 9 })
+            Some(Position {
+                line: 22,
+                column: 9
+            })
         );
     }
 
@@ -429,20 +439,44 @@ mod tests {
         let web = &docs[1].root;
         assert_eq!(
             web.locate("metadata.annotations.sidecar.istio.io/inject"),
-            Some((Position { line: 16, column: 5 }, true))
+            Some((
+                Position {
+                    line: 16,
+                    column: 5
+                },
+                true
+            ))
         );
         assert_eq!(
             web.locate("spec.template.spec.hostNetwork"),
-            Some((Position { line: 20, column: 7 }, true))
+            Some((
+                Position {
+                    line: 20,
+                    column: 7
+                },
+                true
+            ))
         );
         assert_eq!(
             web.locate("spec.template.spec.containers[0].image"),
-            Some((Position { line: 23, column: 9 }, true))
+            Some((
+                Position {
+                    line: 23,
+                    column: 9
+                },
+                true
+            ))
         );
         // spec.template.metadata does not exist: the nearest parent is `template`.
         assert_eq!(
             web.locate("spec.template.metadata.annotations.sidecar.istio.io/inject"),
-            Some((Position { line: 18, column: 3 }, false))
+            Some((
+                Position {
+                    line: 18,
+                    column: 3
+                },
+                false
+            ))
         );
         assert_eq!(web.locate("status.phase"), None);
     }
@@ -482,7 +516,16 @@ mod tests {
             assert_eq!(yaml11_non_string(s), Some("float"), "{s}");
         }
         assert_eq!(yaml11_non_string("~"), Some("null"));
-        for s in ["enabled", "disabled", "yes please", "1.2.3", "v1", "0x", "e3", "."] {
+        for s in [
+            "enabled",
+            "disabled",
+            "yes please",
+            "1.2.3",
+            "v1",
+            "0x",
+            "e3",
+            ".",
+        ] {
             assert_eq!(yaml11_non_string(s), None, "{s}");
         }
     }
