@@ -208,7 +208,9 @@ fn finding(
         (Expectation::Misplaced(field, value), _) => format!(
             "move `{}: \"{value}\"` from {} to {}metadata.{} in the manifest",
             last_key(field),
-            field.rsplit_once('.').map_or(field.as_str(), |(p, _)| p),
+            field
+                .strip_suffix(last_key(field))
+                .map_or(field.as_str(), |p| p.trim_end_matches('.')),
             template_prefix(&subject.target.kind),
             if field.contains(".labels.") {
                 "labels"

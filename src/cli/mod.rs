@@ -7,6 +7,7 @@ pub mod check;
 pub mod checks;
 pub mod common;
 pub mod explain;
+pub mod preflight;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -72,6 +73,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Explain(a) => explain::run(&cli.global, a),
         Command::Check(a) => check::run(&cli.global, a),
         Command::Checks(a) => checks::run(a),
+        Command::Preflight(a) => preflight::run(&cli.global, a),
     }
 }
 
