@@ -863,3 +863,85 @@ fn bad_input_is_a_located_usage_error() {
         2
     );
 }
+
+/// The recipes in docs/ci.md are YAML that parses, and every `meshdoctor` command in them is
+/// accepted by the command line parser.
+#[test]
+fn ci_recipes_parse_and_their_commands_are_valid() {
+    use clap::Parser;
+    let doc = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/ci.md"))
+        .unwrap();
+    let blocks: Vec<&str> = doc
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("\n```").map(|(y, _)| y))
+        .collect();
+    let mut commands = Vec::new();
+    let mut workflows = 0;
+    for block in &blocks {
+        let v: Value = serde_saphyr::from_str(block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        fn collect(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::String(s) if s.trim_start().starts_with("meshdoctor ") => {
+                    out.push(s.clone())
+                }
+                Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+                Value::Object(m) => m.values().for_each(|x| collect(x, out)),
+                _ => {}
+            }
+        }
+        collect(&v, &mut commands);
+        if let Some(steps) = v.pointer("/jobs/preflight/steps").and_then(Value::as_array) {
+            workflows += 1;
+            let upload = steps
+                .iter()
+                .find(|s| {
+                    s["uses"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with("github/codeql-action/upload-sarif"))
+                })
+                .unwrap();
+            assert_eq!(upload["if"], "always()");
+            assert_eq!(upload["with"]["sarif_file"], "meshdoctor.sarif");
+        }
+        if let Some(job) = v.get("mesh-preflight") {
+            workflows += 1;
+            assert_eq!(job["artifacts"]["when"], "always");
+            assert_eq!(job["artifacts"]["reports"]["junit"], "meshdoctor-junit.xml");
+        }
+    }
+    assert_eq!(workflows, 2, "a GitHub workflow and a GitLab job");
+    let preflights: Vec<&String> = commands
+        .iter()
+        .filter(|c| c.contains(" preflight "))
+        .collect();
+    assert!(preflights.len() >= 3, "{commands:?}");
+    for c in &commands {
+        let line = c.split(" > ").next().unwrap();
+        let args: Vec<&str> = line.split_whitespace().collect();
+        if let Err(e) = meshdoctor::cli::Cli::try_parse_from(&args) {
+            panic!("{line}: {e}");
+        }
+    }
+}
+
+fn gate_only(format: &str) -> String {
+    let mut args = all_manifests();
+    for c in GATE_CHECKS {
+        args.extend(["--check", c]);
+    }
+    args.extend(["-o", format, "--color", "never"]);
+    let out = meshdoctor().args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn table_output() {
+    insta::assert_snapshot!(gate_only("table"));
+}
+
+#[test]
+fn github_output() {
+    insta::assert_snapshot!(gate_only("github"));
+}
