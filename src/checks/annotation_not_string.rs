@@ -120,7 +120,7 @@ fn finding(m: &ManifestObject, field: &str, key: &str, text: &str, resolved: &st
         (
             Severity::Error,
             format!(
-                "the API server rejects the object (json: cannot unmarshal {go_type} into Go struct field {go_struct}.{map_field} of type string)"
+                "kubectl and the API server reject the object (json: cannot unmarshal {go_type} into Go struct field {go_struct}.{map_field} of type string)"
             ),
         )
     };
