@@ -3,6 +3,7 @@
 //! exists and then to the object's first line, as istioctl analyze does with its field maps.
 //! A finding none of whose evidence or object is in the manifests is about the context only.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -77,17 +78,35 @@ fn clean_field(field: &str) -> &str {
     field.split(" (").next().unwrap_or(field).trim()
 }
 
+/// The manifest objects by the `file:line` evidence cites them with (the last one wins, as in
+/// the state).
+pub struct OriginIndex<'a> {
+    by_origin: HashMap<String, &'a ManifestObject>,
+}
+
+impl<'a> OriginIndex<'a> {
+    pub fn new(inputs: &'a PreflightInputs) -> Self {
+        OriginIndex {
+            by_origin: inputs
+                .manifests
+                .iter()
+                .map(|m| (m.origin.to_string(), m))
+                .collect(),
+        }
+    }
+}
+
 /// Locates a finding: rewrites each evidence location that is in the manifests to
 /// `file:line:column`, and returns where the finding is written (the first evidence in the
 /// manifests, else the finding's object), or `None` when it is about the context only.
-pub fn locate(inputs: &PreflightInputs, mut finding: Finding) -> (Finding, Option<SourceLocation>) {
+pub fn locate(
+    inputs: &PreflightInputs,
+    index: &OriginIndex<'_>,
+    mut finding: Finding,
+) -> (Finding, Option<SourceLocation>) {
     let mut primary: Option<SourceLocation> = None;
     for e in &mut finding.evidence {
-        let Some(m) = inputs
-            .manifests
-            .iter()
-            .find(|m| m.origin.to_string() == e.location)
-        else {
+        let Some(m) = index.by_origin.get(&e.location).copied() else {
             continue;
         };
         let loc = field_in(m, &e.field);

@@ -223,8 +223,9 @@ pub fn evaluate(
             .collect(),
         rules: docs,
     };
+    let index = locate::OriginIndex::new(&inputs);
     for finding in report.findings {
-        let (finding, location) = locate::locate(&inputs, finding);
+        let (finding, location) = locate::locate(&inputs, &index, finding);
         let Some(location) = location else {
             out.context_findings.push(finding);
             continue;

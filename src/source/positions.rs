@@ -196,6 +196,7 @@ impl Node {
 /// message; the loader reports malformed YAML itself, so callers may ignore them.
 pub fn index(text: &str) -> Result<Vec<DocPositions>, String> {
     let mut docs = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
     for item in Parser::new_from_str(text) {
@@ -212,7 +213,7 @@ pub fn index(text: &str) -> Result<Vec<DocPositions>, String> {
                 // null documents, and so do we, so that documents pair up by index.
                 let empty = |n: &Node| matches!(&n.kind, NodeKind::Scalar { text, style: Style::Plain } if yaml11_non_string(text) == Some("null"));
                 if let Some(root) = root.take().filter(|r| !empty(r)) {
-                    let helm_source = helm_source_above(text, root.pos.line);
+                    let helm_source = helm_source_above(&lines, root.pos.line);
                     docs.push(DocPositions { root, helm_source });
                 }
                 None
@@ -303,8 +304,7 @@ enum Frame {
 
 /// The `# Source:` comment Helm writes above each rendered document, looking upwards from the
 /// document's first line over comments, blank lines and the `---` separator.
-fn helm_source_above(text: &str, line: u32) -> Option<String> {
-    let lines: Vec<&str> = text.lines().collect();
+fn helm_source_above(lines: &[&str], line: u32) -> Option<String> {
     let mut i = usize::try_from(line).ok()?.checked_sub(1)?;
     while i > 0 {
         i -= 1;
