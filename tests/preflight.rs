@@ -945,3 +945,43 @@ fn table_output() {
 fn github_output() {
     insta::assert_snapshot!(gate_only("github"));
 }
+
+/// A Namespace in the manifests replaces the context's: a pull request that labels the
+/// namespace is evaluated with the label.
+#[test]
+fn manifests_override_the_context() {
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: catalog\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - {name: web, image: catalog/web:2.4}\n";
+    let namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: catalog\n  labels:\n    istio-injection: enabled\n---\n";
+    let dir = temp_dir("override");
+    let alone = dir.join("alone.yaml");
+    let labelled = dir.join("labelled.yaml");
+    std::fs::write(&alone, deployment).unwrap();
+    std::fs::write(&labelled, format!("{namespace}{deployment}")).unwrap();
+    let args = |file: &PathBuf| {
+        vec![
+            "preflight".to_owned(),
+            "-f".to_owned(),
+            file.display().to_string(),
+            "--from".to_owned(),
+            CONTEXT.to_owned(),
+            "--expect-injected-in".to_owned(),
+            "catalog".to_owned(),
+        ]
+    };
+    // In the context, "catalog" has no injection label.
+    let a = args(&alone);
+    let (v, code) = run_json(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 1);
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "expected-injection")
+    );
+    let a = args(&labelled);
+    let (v, code) = run_json(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["findings"], serde_json::json!([]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
