@@ -15,6 +15,7 @@ pub mod flip;
 pub mod mesh;
 pub mod origin;
 pub mod pki;
+pub mod preflight;
 pub mod render;
 pub mod report;
 pub mod selector;

@@ -9,7 +9,7 @@ use meshdoctor::admission::MetadataNameLabel;
 use meshdoctor::check::{RunOptions, run_checks};
 use meshdoctor::engine::{Engine, EngineOptions};
 use meshdoctor::mesh::istio::version::IstioVersion;
-use meshdoctor::source::offline::{LoadOptions, load_paths};
+use meshdoctor::source::offline::{LoadOptions, load_manifests, load_paths};
 use meshdoctor::workload::all_subjects;
 use serde::Deserialize;
 
@@ -58,6 +58,13 @@ struct Options {
     /// `false` emulates an API server older than 1.21.
     #[serde(default)]
     metadata_name_label: Option<bool>,
+    /// Load `state.yaml` as manifests for `meshdoctor preflight` (located, lenient string
+    /// maps) and run the preflight-only checks too.
+    #[serde(default)]
+    preflight: bool,
+    /// With `preflight`: `--expect-injected-in`.
+    #[serde(default)]
+    expect_injected_in: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,7 +136,21 @@ fn check_scenario(dir: &Path) -> Vec<String> {
     } else {
         dir.join("state.yaml")
     };
-    let state = match load_paths(&[state_path], &LoadOptions::default()) {
+    let mut manifests = Vec::new();
+    let loaded = if expected.options.preflight {
+        let mut state = meshdoctor::state::ClusterState::default();
+        let opts = LoadOptions {
+            lenient_string_maps: true,
+            ..LoadOptions::default()
+        };
+        load_manifests(&mut state, &[state_path], &opts).map(|m| {
+            manifests = m;
+            state
+        })
+    } else {
+        load_paths(&[state_path], &LoadOptions::default())
+    };
+    let state = match loaded {
         Ok(s) => s,
         Err(e) => return vec![format!("{name}: {e}")],
     };
@@ -273,7 +294,7 @@ fn check_scenario(dir: &Path) -> Vec<String> {
         }
     }
     if expected.findings.is_some() || expected.skipped.is_some() {
-        problems.extend(check_findings(&name, &state, &engine, &expected));
+        problems.extend(check_findings(&name, &state, &engine, &expected, manifests));
     }
     problems
 }
@@ -284,11 +305,27 @@ fn check_findings(
     state: &meshdoctor::state::ClusterState,
     engine: &Engine<'_>,
     expected: &Expected,
+    manifests: Vec<meshdoctor::source::offline::ManifestObject>,
 ) -> Vec<String> {
     let mut problems = Vec::new();
+    let known_checks = meshdoctor::checks::builtin()
+        .iter()
+        .map(|c| meshdoctor::check::doc::parse(c.doc()).unwrap().id)
+        .collect();
+    let preflight = expected.options.preflight.then(|| {
+        std::sync::Arc::new(meshdoctor::preflight::PreflightInputs {
+            expect: meshdoctor::preflight::Expectations {
+                all: false,
+                namespaces: expected.options.expect_injected_in.clone(),
+            },
+            manifests,
+            known_checks,
+        })
+    });
     let opts = RunOptions {
         now_unix: expected.now.unwrap_or(1_750_000_000),
         cert_warn_days: 30,
+        preflight,
         ..RunOptions::default()
     };
     let report = match run_checks(state, engine, &meshdoctor::checks::builtin(), &opts) {

@@ -25,6 +25,12 @@ fn fixture_dirs() -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.join("expected.yaml").exists())
+        // Preflight scenarios hold manifests with YAML 1.1 scalars the API server rejects;
+        // they cannot be served as a cluster.
+        .filter(|p| {
+            !std::fs::read_to_string(p.join("expected.yaml"))
+                .is_ok_and(|t| t.contains("preflight: true"))
+        })
         .collect();
     dirs.sort();
     dirs

@@ -127,6 +127,9 @@ pub struct CheckContext<'a> {
     pub now_unix: i64,
     /// `cert-expiry` warns this many days ahead.
     pub cert_warn_days: u32,
+    /// What `meshdoctor preflight` adds: the manifests (located) and the injection
+    /// expectations. `None` under `meshdoctor check`.
+    pub preflight: Option<&'a crate::preflight::PreflightInputs>,
 }
 
 impl CheckContext<'_> {
@@ -153,6 +156,13 @@ pub trait Check: Send + Sync {
     /// Runs the check, appending findings. Returns `Err(Skip)` when an input it needs beyond
     /// the declared kinds is missing (e.g. no mesh root certificate anywhere).
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip>;
+
+    /// Whether the check only makes sense over manifests about to be applied (it reads
+    /// [`CheckContext::preflight`]). Such checks are not run, nor listed as skipped, by
+    /// `meshdoctor check`.
+    fn preflight_only(&self) -> bool {
+        false
+    }
 }
 
 /// Kinds by their `kind` name, for check front matter.

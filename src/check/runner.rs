@@ -19,6 +19,8 @@ pub struct RunOptions {
     pub skip: Vec<String>,
     pub now_unix: i64,
     pub cert_warn_days: u32,
+    /// Set by `meshdoctor preflight`: the manifests and the expectations.
+    pub preflight: Option<std::sync::Arc<crate::preflight::PreflightInputs>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -82,6 +84,7 @@ pub fn run_checks(
         namespace,
         now_unix: opts.now_unix,
         cert_warn_days: opts.cert_warn_days,
+        preflight: opts.preflight.as_deref(),
     };
 
     let mut report = CheckReport {
@@ -91,6 +94,9 @@ pub fn run_checks(
     };
     for (check, d) in checks.iter().zip(&docs) {
         if (!opts.only.is_empty() && !opts.only.contains(&d.id)) || opts.skip.contains(&d.id) {
+            continue;
+        }
+        if check.preflight_only() && opts.preflight.is_none() {
             continue;
         }
         let missing: Vec<String> = d

@@ -747,6 +747,7 @@ pub(crate) mod testing {
             namespace: None,
             now_unix: NOW,
             cert_warn_days: 30,
+            preflight: None,
         };
         let mut out = Vec::new();
         check.run(&ctx, &mut out).map(|()| out)

@@ -3,11 +3,14 @@
 //! configuration first, then the webhook machinery, then what fails after the webhook.
 
 mod annotation_misplaced;
+mod annotation_not_string;
 mod cabundle_empty;
 mod cabundle_mismatch;
 mod cert_chain;
 mod cert_expiry;
+mod expected_injection;
 mod host_network;
+mod ignore_annotation_invalid;
 mod init_container_failing;
 mod inject_value_invalid;
 mod injection_failed_events;
@@ -63,5 +66,9 @@ pub fn builtin() -> Vec<Box<dyn Check>> {
         Box::new(webhook_networkpolicy::WebhookNetworkPolicy),
         Box::new(init_container_failing::InitContainerFailing),
         Box::new(proxy_image_mismatch::ProxyImageMismatch),
+        // Preflight-only checks (they read the manifests; `check` does not run them).
+        Box::new(expected_injection::ExpectedInjection),
+        Box::new(annotation_not_string::AnnotationNotString),
+        Box::new(ignore_annotation_invalid::IgnoreAnnotationInvalid),
     ]
 }

@@ -31,6 +31,8 @@ pub enum Command {
     /// Capture the injection-relevant cluster state to one file that --from reads back
     /// (Secrets reduced to their public certificates).
     Snapshot(SnapshotArgs),
+    /// CI gate over manifests not yet applied: findings located at file:line:column.
+    Preflight(PreflightArgs),
 }
 
 /// The kubectl plugin: `kubectl inject-why <kind>/<name>`.
@@ -306,4 +308,73 @@ mod duration_tests {
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("").is_err());
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PreflightFormat {
+    Table,
+    Json,
+    Yaml,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+    /// JUnit XML (GitLab, Jenkins, ...).
+    Junit,
+    /// GitHub Actions workflow commands (::error file=...,line=...::).
+    Github,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  meshdoctor preflight -f deploy/ --from cluster.yaml\n  helm template shop ./chart | meshdoctor preflight -f - --from cluster.yaml -o github\n  meshdoctor preflight -f k8s/ --from cluster.yaml --expect-injected-in shop,payments -o sarif > meshdoctor.sarif\n\nExit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage or input error, 3 could not evaluate."
+)]
+pub struct PreflightArgs {
+    /// Manifests to check: files, directories (recursive) or - for stdin (Helm or kustomize
+    /// output). YAML (multi-document, kind: List) or JSON. Repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// The mesh context: the cluster's state from files (meshdoctor snapshot, kubectl get -o
+    /// yaml). Repeatable. The manifests are laid over it.
+    #[arg(long = "from", value_name = "PATH")]
+    pub from: Vec<PathBuf>,
+    /// Do not read a live cluster for context: use --from and the manifests only.
+    #[arg(long)]
+    pub offline: bool,
+    /// Kubeconfig for the live context (default: KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["offline", "from"])]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context for the live context.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["offline", "from"])]
+    pub context: Option<String>,
+    /// Namespace for manifest objects that name none (as kubectl apply -n).
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Every workload in the manifests must get a sidecar.
+    #[arg(long)]
+    pub expect_injected: bool,
+    /// Every workload in these namespaces must get a sidecar (comma-separated, repeatable).
+    #[arg(long, value_name = "NS,...", value_delimiter = ',')]
+    pub expect_injected_in: Vec<String>,
+    /// Suppress a check, everywhere or for one object (kind/namespace/name, * for any part).
+    /// Suppressed findings are counted, not gating. Repeatable.
+    #[arg(long = "ignore", value_name = "CHECK[=KIND/NS/NAME]")]
+    pub ignore: Vec<String>,
+    /// Run only this check (repeatable).
+    #[arg(long = "check", value_name = "ID")]
+    pub only: Vec<String>,
+    /// Do not run this check (repeatable).
+    #[arg(long = "skip", value_name = "ID")]
+    pub skip: Vec<String>,
+    /// Exit with 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+    /// Warn about certificates expiring within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub cert_expiry_days: u32,
+    /// Paths in SARIF and GitHub output are made relative to this directory (the repository
+    /// root; default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub base_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = PreflightFormat::Table)]
+    pub output: PreflightFormat,
 }

@@ -24,6 +24,7 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
         skip: args.skip.clone(),
         now_unix: now_unix(),
         cert_warn_days: args.cert_expiry_days,
+        preflight: None,
     };
     let report = run_checks(&state, &engine, &checks, &opts).map_err(Failure::Usage)?;
     let out = match args.output {

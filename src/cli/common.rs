@@ -44,6 +44,7 @@ pub fn load_state(source: &SourceArgs, wants: Wants) -> Result<Loaded, Failure> 
         .unwrap_or_else(|| "default".to_owned());
     let opts = LoadOptions {
         default_namespace: namespace.clone(),
+        ..LoadOptions::default()
     };
     Ok(Loaded {
         state: load_paths(&source.from, &opts)?,

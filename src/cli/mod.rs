@@ -8,6 +8,7 @@ pub mod checks;
 pub mod common;
 pub mod explain;
 pub mod inject;
+pub mod preflight;
 pub mod snapshot;
 
 use std::ffi::OsString;
@@ -76,6 +77,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Checks(a) => checks::run(a),
         Command::Inject(a) => inject::run(&cli.global, a),
         Command::Snapshot(a) => snapshot::run(a),
+        Command::Preflight(a) => preflight::run(&cli.global, a),
     }
 }
 

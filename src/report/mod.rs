@@ -2,6 +2,9 @@
 
 pub mod check;
 pub mod explain;
+pub mod junit;
+pub mod preflight;
+pub mod sarif;
 
 use serde::Serialize;
 

@@ -3,6 +3,7 @@
 
 pub mod live;
 pub mod offline;
+pub mod positions;
 pub mod snapshot;
 
 use std::fmt;

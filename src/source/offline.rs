@@ -5,6 +5,12 @@
 //! JSON takes a fast path (serde_json with raw values, so each list item is typed straight from
 //! its text and its line is found from its byte offset); YAML goes through serde-saphyr with
 //! spans, with its budgets raised so that real snapshots of large clusters load.
+//!
+//! Manifests about to be applied (`meshdoctor preflight -f`) load through [`load_manifests`]:
+//! each object also gets its position tree (every field's line and column, see
+//! [`super::positions`]), and with [`LoadOptions::lenient_string_maps`] a label or annotation
+//! value YAML reads as a bool or a number is kept as its text instead of failing the load, so
+//! that the `annotation-not-string` check can report it at its line.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +21,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::InputError;
+use super::positions::{self, Node, NodeKind};
 use crate::origin::Origin;
 use crate::state::{ClusterState, Kind, UnknownObject};
 
@@ -23,14 +30,56 @@ use crate::state::{ClusterState, Kind, UnknownObject};
 pub struct LoadOptions {
     /// Namespace given to namespaced objects that name none (what `kubectl apply` would use).
     pub default_namespace: String,
+    /// Keep a label, annotation, `matchLabels` or `nodeSelector` value that YAML reads as a
+    /// bool, number or null (`inject: true` unquoted) as its source text instead of failing.
+    /// Off for cluster state (`--from`), which the API server has already typed; on for
+    /// manifests, whose such values `annotation-not-string` reports.
+    pub lenient_string_maps: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             default_namespace: "default".to_owned(),
+            lenient_string_maps: false,
         }
     }
+}
+
+/// One object read from a manifest, with where each of its fields is written.
+#[derive(Debug, Clone)]
+pub struct ManifestObject {
+    pub kind: String,
+    pub api_version: String,
+    /// After defaulting (what `kubectl apply` would use), for namespaced kinds we model.
+    pub namespace: Option<String>,
+    pub name: String,
+    /// The file and the line the object starts on.
+    pub origin: Origin,
+    /// The object's position tree (`None` when the text could not be indexed).
+    pub positions: Option<Node>,
+    /// `# Source: chart/templates/x.yaml` above the document (Helm output).
+    pub helm_source: Option<String>,
+    /// `metadata.annotations` (string values), for suppressions.
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// The map fields whose values the API server types as strings (`map[string]string`).
+pub const STRING_MAP_KEYS: [&str; 4] = ["labels", "annotations", "matchLabels", "nodeSelector"];
+
+/// Loads manifests into `state` (on top of what it holds: a later object replaces an earlier
+/// one with the same kind, namespace and name) and returns every object read, located.
+pub fn load_manifests(
+    state: &mut ClusterState,
+    paths: &[PathBuf],
+    opts: &LoadOptions,
+) -> Result<Vec<ManifestObject>, InputError> {
+    let mut sink = Vec::new();
+    for path in paths {
+        load_path_into(state, path, opts, &mut Some(&mut sink))?;
+        state.sources.push(path.display().to_string());
+    }
+    Ok(sink)
 }
 
 /// Loads every path into one state. A directory is read recursively (`.yaml`, `.yml`, `.json`
@@ -51,21 +100,32 @@ pub fn load_path(
     path: &Path,
     opts: &LoadOptions,
 ) -> Result<(), InputError> {
+    load_path_into(state, path, opts, &mut None)
+}
+
+type Sink<'a> = Option<&'a mut Vec<ManifestObject>>;
+
+fn load_path_into(
+    state: &mut ClusterState,
+    path: &Path,
+    opts: &LoadOptions,
+    sink: &mut Sink<'_>,
+) -> Result<(), InputError> {
     if path.as_os_str() == "-" {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
             .map_err(|e| InputError::new("-", format!("cannot read stdin: {e}")))?;
-        return load_text(state, "-", &text, opts);
+        return load_text_into(state, "-", &text, opts, sink);
     }
     let meta = std::fs::metadata(path)
         .map_err(|e| InputError::new(path.display().to_string(), io_reason(&e)))?;
     if meta.is_dir() {
         for file in manifest_files(path)? {
-            load_file(state, &file, opts)?;
+            load_file(state, &file, opts, sink)?;
         }
         Ok(())
     } else {
-        load_file(state, path, opts)
+        load_file(state, path, opts, sink)
     }
 }
 
@@ -106,14 +166,19 @@ fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
     Ok(out)
 }
 
-fn load_file(state: &mut ClusterState, path: &Path, opts: &LoadOptions) -> Result<(), InputError> {
+fn load_file(
+    state: &mut ClusterState,
+    path: &Path,
+    opts: &LoadOptions,
+    sink: &mut Sink<'_>,
+) -> Result<(), InputError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| InputError::new(&shown, io_reason(&e)))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let line = line_of_offset(&e.as_bytes()[..e.utf8_error().valid_up_to()]);
         InputError::new(format!("{shown}:{line}"), "not UTF-8 text (a binary file?)")
     })?;
-    load_text(state, &shown, &text, opts)
+    load_text_into(state, &shown, &text, opts, sink)
 }
 
 /// Loads YAML or JSON text; `name` is how the input is shown in origins and errors.
@@ -123,8 +188,45 @@ pub fn load_text(
     text: &str,
     opts: &LoadOptions,
 ) -> Result<(), InputError> {
+    load_text_into(state, name, text, opts, &mut None)
+}
+
+/// [`load_text`] for manifests: also returns every object read, located.
+pub fn load_manifest_text(
+    state: &mut ClusterState,
+    name: &str,
+    text: &str,
+    opts: &LoadOptions,
+) -> Result<Vec<ManifestObject>, InputError> {
+    let mut sink = Vec::new();
+    load_text_into(state, name, text, opts, &mut Some(&mut sink))?;
+    Ok(sink)
+}
+
+fn load_text_into(
+    state: &mut ClusterState,
+    name: &str,
+    text: &str,
+    opts: &LoadOptions,
+    sink: &mut Sink<'_>,
+) -> Result<(), InputError> {
     let path: Arc<str> = Arc::from(name);
-    let mut loader = Loader { state, path, opts };
+    // Positions are only needed when objects are recorded; a text the indexer cannot read is
+    // reported by the loader itself (with its line), so an indexing error only loses columns.
+    let docs = if sink.is_some() || opts.lenient_string_maps {
+        positions::index(text).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let mut loader = Loader {
+        state,
+        path,
+        opts,
+        sink: sink.as_deref_mut(),
+        docs,
+        current: None,
+        current_doc: None,
+    };
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         loader.load_json(text)
@@ -137,6 +239,13 @@ struct Loader<'a> {
     state: &'a mut ClusterState,
     path: Arc<str>,
     opts: &'a LoadOptions,
+    sink: Option<&'a mut Vec<ManifestObject>>,
+    /// The position trees of the text's documents, when recording or coercing.
+    docs: Vec<positions::DocPositions>,
+    /// The position tree of the object being inserted, and its Helm source.
+    current: Option<(Node, Option<String>)>,
+    /// The index in `docs` of the YAML document being loaded.
+    current_doc: Option<usize>,
 }
 
 /// The fields of a document needed to route it; `items` keeps raw text for the JSON fast path.
@@ -154,6 +263,22 @@ struct JsonHead<'a> {
 }
 
 impl Loader<'_> {
+    /// Selects the position tree of the next object: document `doc`, at `pointer` in it.
+    fn set_current(&mut self, doc: usize, pointer: &str) {
+        self.current = self.docs.get(doc).and_then(|d| {
+            d.root
+                .pointer(pointer)
+                .map(|n| (n.clone(), d.helm_source.clone()))
+        });
+    }
+
+    fn select_in_document(&mut self, pointer: &str) {
+        match self.current_doc {
+            Some(d) => self.set_current(d, pointer),
+            None => self.current = None,
+        }
+    }
+
     fn at(&self, line: u32) -> String {
         format!("{}:{line}", self.path)
     }
@@ -164,7 +289,8 @@ impl Loader<'_> {
             // A bare JSON array of objects (e.g. `jq -s`).
             let items: Vec<&RawValue> =
                 serde_json::from_str(text).map_err(|e| self.json_error(&e))?;
-            for item in items {
+            for (i, item) in items.into_iter().enumerate() {
+                self.set_current(0, &format!("/{i}"));
                 self.load_json_object(text, item)?;
             }
             return Ok(());
@@ -173,7 +299,8 @@ impl Loader<'_> {
         if is_list(head.api_version.as_deref(), head.kind.as_deref())
             || head.items.is_some() && head.kind.as_deref().is_some_and(|k| k.ends_with("List"))
         {
-            for item in head.items.unwrap_or_default() {
+            for (i, item) in head.items.unwrap_or_default().into_iter().enumerate() {
+                self.set_current(0, &format!("/items/{i}"));
                 self.load_json_object(text, item)?;
             }
             if let Some(meta) = head.metadata
@@ -184,6 +311,7 @@ impl Loader<'_> {
             Ok(())
         } else {
             let raw: &RawValue = serde_json::from_str(text).map_err(|e| self.json_error(&e))?;
+            self.set_current(0, "");
             self.load_json_object(text, raw)
         }
     }
@@ -236,6 +364,8 @@ impl Loader<'_> {
                 .map_err(|e| self.yaml_error(&e))?;
         for doc in docs {
             let line = u32::try_from(doc.referenced.line().max(1)).unwrap_or(u32::MAX);
+            // Documents pair with their position trees by the line their root starts on.
+            self.current_doc = self.docs.iter().position(|d| d.root.pos.line == line);
             self.load_yaml_document(doc.value, line, text)?;
         }
         Ok(())
@@ -286,6 +416,7 @@ impl Loader<'_> {
             let item_lines = yaml_list_item_lines(text, line, items.len());
             for (i, item) in items.into_iter().enumerate() {
                 let item_line = item_lines.get(i).copied().unwrap_or(line);
+                self.select_in_document(&format!("/items/{i}"));
                 self.load_value_object(item, item_line)?;
             }
             if let Some(meta) = map.get("metadata") {
@@ -293,6 +424,7 @@ impl Loader<'_> {
             }
             return Ok(());
         }
+        self.select_in_document("");
         self.load_value_object(Value::Object(map), line)
     }
 
@@ -362,6 +494,47 @@ impl Loader<'_> {
         Ok((api_version, kind))
     }
 
+    /// Remembers an object for the caller of [`load_manifests`], with its position tree.
+    fn record(
+        &mut self,
+        kind: &str,
+        value: &Value,
+        namespace: Option<String>,
+        name: &str,
+        origin: &Origin,
+    ) {
+        let current = self.current.take();
+        let Some(sink) = self.sink.as_deref_mut() else {
+            return;
+        };
+        let (positions, helm_source) = match current {
+            Some((n, h)) => (Some(n), h),
+            None => (None, None),
+        };
+        sink.push(ManifestObject {
+            kind: kind.to_owned(),
+            api_version: value
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            namespace,
+            name: name.to_owned(),
+            origin: origin.clone(),
+            positions,
+            helm_source,
+            annotations: value
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+    }
+
     fn insert_typed<E: std::fmt::Display>(
         &mut self,
         kind: Kind,
@@ -371,6 +544,10 @@ impl Loader<'_> {
     ) -> Result<(), InputError> {
         let mut v = value()
             .map_err(|e| InputError::new(self.at(line), strip_serde_position(&e.to_string())))?;
+        if self.opts.lenient_string_maps {
+            let tree = self.current.as_ref().map(|(n, _)| n);
+            coerce_string_maps(&mut v, &mut String::new(), tree, false);
+        }
         let name = v
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -395,6 +572,11 @@ impl Loader<'_> {
             );
         }
         let origin = Origin::file(&self.path, line);
+        let namespace = v
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        self.record(kind.name(), &v, namespace, &name, &origin);
         let at = self.at(line);
         let typed_err = |e: TypedError| InputError::new(at.clone(), format!("{label}: {e}"));
         let s = &mut *self.state;
@@ -446,6 +628,8 @@ impl Loader<'_> {
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let origin = Origin::file(&self.path, line);
+        self.record(&kind, &raw, namespace.clone(), &name, &origin);
         self.state.unknown.push(crate::state::Object {
             obj: UnknownObject {
                 api_version,
@@ -458,6 +642,63 @@ impl Loader<'_> {
         });
         Ok(())
     }
+}
+
+/// Replaces bool, number and null values of string maps (labels, annotations, ...) with their
+/// source text, as written in the position tree (`0755` stays `0755`, not `755`). `in_map` says
+/// whether `value` is such a map's value.
+fn coerce_string_maps(value: &mut Value, pointer: &mut String, tree: Option<&Node>, in_map: bool) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                let is_map = STRING_MAP_KEYS.contains(&key.as_str()) && child.is_object();
+                if in_map {
+                    coerce_scalar(child, pointer, tree);
+                } else {
+                    coerce_string_maps(child, pointer, tree, is_map);
+                }
+                pointer.truncate(len);
+            }
+        }
+        Value::Array(items) if !in_map => {
+            for (i, child) in items.iter_mut().enumerate() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                coerce_string_maps(child, pointer, tree, false);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn coerce_scalar(value: &mut Value, pointer: &str, tree: Option<&Node>) {
+    if !matches!(value, Value::Bool(_) | Value::Number(_) | Value::Null) {
+        return;
+    }
+    let source = tree
+        .and_then(|t| t.pointer(pointer))
+        .and_then(|n| match &n.kind {
+            NodeKind::Scalar { text, .. } => Some(text.clone()),
+            _ => None,
+        });
+    let was_null = value.is_null();
+    let fallback = match &*value {
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let text = source.unwrap_or(fallback);
+    // The API server stores a null map value as the empty string.
+    let text = if was_null && positions::yaml11_non_string(&text) == Some("null") {
+        String::new()
+    } else {
+        text
+    };
+    *value = Value::String(text);
 }
 
 /// Converts to the typed object, naming the field that does not fit (`spec.hostNetwork: ...`).
@@ -657,5 +898,93 @@ mod tests {
     fn namespaced_objects_default_to_the_default_namespace() {
         let s = load("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n").unwrap();
         assert!(s.pods.get(Some("default"), "p").is_some());
+    }
+
+    const MANIFESTS: &str = "---\n# Source: shop/templates/empty.yaml\n---\n# Source: shop/templates/web.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  annotations:\n    sidecar.istio.io/inject: true\n    mode: 0755\nspec:\n  selector:\n    matchLabels: {app: web, tier: 1}\n  template:\n    metadata:\n      labels:\n        app: web\n        on: yes\n    spec:\n      containers: []\n";
+
+    #[test]
+    fn strict_loading_rejects_unquoted_bool_annotations() {
+        let e = load(MANIFESTS).unwrap_err();
+        assert!(e.message.contains("annotations"), "{e}");
+    }
+
+    #[test]
+    fn manifests_load_leniently_with_positions() {
+        let mut s = ClusterState::default();
+        let opts = LoadOptions {
+            lenient_string_maps: true,
+            ..LoadOptions::default()
+        };
+        let objs = load_manifest_text(&mut s, "m.yaml", MANIFESTS, &opts).unwrap();
+        assert_eq!(objs.len(), 1);
+        let o = &objs[0];
+        assert_eq!((o.kind.as_str(), o.name.as_str()), ("Deployment", "web"));
+        assert_eq!(o.namespace.as_deref(), Some("default"));
+        assert_eq!(o.origin.to_string(), "m.yaml:5");
+        assert_eq!(o.helm_source.as_deref(), Some("shop/templates/web.yaml"));
+        let tree = o.positions.as_ref().unwrap();
+        assert_eq!(
+            tree.key_position("/metadata/annotations/sidecar.istio.io~1inject"),
+            Some(positions::Position {
+                line: 10,
+                column: 5
+            })
+        );
+        let d = s.deployments.get(Some("default"), "web").unwrap();
+        let ann = d.obj.metadata.annotations.as_ref().unwrap();
+        assert_eq!(ann["sidecar.istio.io/inject"], "true");
+        // The source text, not the number YAML makes of it.
+        assert_eq!(ann["mode"], "0755");
+        let sel = d.obj.spec.selector.match_labels.as_ref().unwrap();
+        assert_eq!(sel["tier"], "1");
+        let labels = d
+            .obj
+            .spec
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .labels
+            .as_ref()
+            .unwrap();
+        assert_eq!(labels["on"], "yes");
+    }
+
+    #[test]
+    fn list_items_and_json_objects_get_their_own_positions() {
+        let mut s = ClusterState::default();
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Namespace\n  metadata:\n    name: a\n- apiVersion: v1\n  kind: Namespace\n  metadata:\n    name: b\n    labels:\n      x: y\n";
+        let objs = load_manifest_text(&mut s, "l.yaml", text, &LoadOptions::default()).unwrap();
+        assert_eq!(objs.len(), 2);
+        assert_eq!(
+            objs[1]
+                .positions
+                .as_ref()
+                .unwrap()
+                .key_position("/metadata/labels"),
+            Some(positions::Position {
+                line: 12,
+                column: 5
+            })
+        );
+        let json = "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n {\"apiVersion\": \"v1\", \"kind\": \"Namespace\",\n  \"metadata\": {\"name\": \"c\", \"labels\": {\"on\": true}}}]}\n";
+        let opts = LoadOptions {
+            lenient_string_maps: true,
+            ..LoadOptions::default()
+        };
+        let objs = load_manifest_text(&mut s, "l.json", json, &opts).unwrap();
+        assert_eq!(objs.len(), 1);
+        assert_eq!(
+            objs[0]
+                .positions
+                .as_ref()
+                .unwrap()
+                .key_position("/metadata/labels/on"),
+            Some(positions::Position {
+                line: 3,
+                column: 40
+            })
+        );
+        assert_eq!(s.namespace_labels("c").unwrap()["on"], "true");
     }
 }
