@@ -22,19 +22,42 @@ fn check_table_for_the_demo() {
 
 #[test]
 fn check_json_for_the_demo() {
-    let text = run(&["check", "-A", "--from", "fixtures/demo/state/", "-o", "json"]);
+    let text = run(&[
+        "check",
+        "-A",
+        "--from",
+        "fixtures/demo/state/",
+        "-o",
+        "json",
+    ]);
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     insta::assert_json_snapshot!(value);
 }
 
 #[test]
 fn explain_table_for_a_pod_template_outside_the_mesh() {
-    insta::assert_snapshot!(run(&["explain", "deployment/checkout", "-n", "payments", "--from", "fixtures/demo/state/"]));
+    insta::assert_snapshot!(run(&[
+        "explain",
+        "deployment/checkout",
+        "-n",
+        "payments",
+        "--from",
+        "fixtures/demo/state/"
+    ]));
 }
 
 #[test]
 fn explain_json_for_an_injected_workload() {
-    let text = run(&["explain", "deployment/web", "-n", "shop", "--from", "fixtures/demo/state/", "-o", "json"]);
+    let text = run(&[
+        "explain",
+        "deployment/web",
+        "-n",
+        "shop",
+        "--from",
+        "fixtures/demo/state/",
+        "-o",
+        "json",
+    ]);
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     insta::assert_json_snapshot!(value);
 }

@@ -191,3 +191,40 @@ fn a_broken_definition_is_a_located_usage_error() {
             file.display()
         )));
 }
+
+#[test]
+fn a_config_file_lists_the_same_checks() {
+    let ids = |args: &[&str]| -> Vec<String> {
+        let out = meshdoctor().args(args).output().expect("runs");
+        let report: Value = serde_json::from_slice(&out.stdout).expect("json report");
+        let mut ids: Vec<String> = report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| format!("{} {}", f["check"], f["object"]["name"]))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let base = [
+        "check",
+        "-A",
+        "--from",
+        "fixtures/user-checks/state.yaml",
+        "-o",
+        "json",
+    ];
+    let with_dir = ids(&[&base[..], &["--checks-dir", "examples/checks"]].concat());
+    let with_config = ids(&[&base[..], &["--config", "examples/meshdoctor.yaml"]].concat());
+    assert_eq!(with_config, with_dir);
+    assert!(
+        with_config
+            .iter()
+            .any(|i| i.contains("prod-must-be-injected"))
+    );
+    meshdoctor()
+        .args(["checks", "--config", "examples/meshdoctor.yaml"])
+        .assert()
+        .success()
+        .stdout(contains("jobs-not-injected"));
+}

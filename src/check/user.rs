@@ -92,16 +92,22 @@ pub struct UserCheck {
     page: &'static str,
 }
 
-/// The built-in checks followed by the user-defined checks in `dir` (if any): the catalog the
-/// CLI runs and lists.
-pub fn catalog(dir: Option<&Path>) -> Result<Vec<Box<dyn Check>>, UserCheckError> {
+/// The built-in checks plus the user-defined ones found in `sources`: directories (every
+/// `*.yaml` / `*.yml` file in them) and single files, in order. An id may be defined once.
+pub fn catalog(sources: &[PathBuf]) -> Result<Vec<Box<dyn Check>>, UserCheckError> {
     let mut checks = crate::checks::builtin();
-    if let Some(dir) = dir {
-        let reserved: Vec<String> = checks
-            .iter()
-            .filter_map(|c| super::doc::parse(c.doc()).ok().map(|d| d.id))
-            .collect();
-        for c in load_dir(dir, &reserved)? {
+    let mut reserved: Vec<String> = checks
+        .iter()
+        .filter_map(|c| super::doc::parse(c.doc()).ok().map(|d| d.id))
+        .collect();
+    for source in sources {
+        let loaded = if source.is_dir() {
+            load_dir(source, &reserved)?
+        } else {
+            load_files(std::slice::from_ref(source), &reserved)?
+        };
+        for c in loaded {
+            reserved.push(c.id.clone());
             checks.push(Box::new(c));
         }
     }
@@ -121,10 +127,22 @@ pub fn load_dir(dir: &Path, reserved: &[String]) -> Result<Vec<UserCheck>, UserC
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
         .collect();
     files.sort();
+    load_files(&files, reserved)
+}
+
+/// Loads definitions from these files, in order.
+pub fn load_files(
+    files: &[PathBuf],
+    reserved: &[String],
+) -> Result<Vec<UserCheck>, UserCheckError> {
+    let read_err = |path: &Path, source| UserCheckError::Read {
+        path: path.display().to_string(),
+        source,
+    };
     let mut seen: BTreeSet<String> = reserved.iter().cloned().collect();
     let mut out = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|e| read_err(&file, e))?;
+        let text = std::fs::read_to_string(file).map_err(|e| read_err(file, e))?;
         for check in parse_definitions(&file.display().to_string(), &text)? {
             if !seen.insert(check.id.clone()) {
                 let (path, line) = check

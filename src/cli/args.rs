@@ -255,6 +255,10 @@ pub struct CheckArgs {
     /// Also load the user-defined checks in this directory's YAML files (docs/user-checks.md).
     #[arg(long, value_name = "DIR")]
     pub checks_dir: Option<PathBuf>,
+    /// A meshdoctor config file; its `checks:` list names more user-defined check files or
+    /// directories, relative to the file (docs/user-checks.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +272,10 @@ pub struct ChecksArgs {
     /// Also load the user-defined checks in this directory's YAML files (docs/user-checks.md).
     #[arg(long, value_name = "DIR")]
     pub checks_dir: Option<PathBuf>,
+    /// A meshdoctor config file; its `checks:` list names more user-defined check files or
+    /// directories, relative to the file (docs/user-checks.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,8 +8,11 @@ use crate::report;
 
 pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
     // Built-in and user-defined checks; live mode lists the kinds all of them read.
-    let checks = crate::check::user::catalog(args.checks_dir.as_deref())
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let checks = crate::check::user::catalog(&super::config::check_sources(
+        args.checks_dir.as_deref(),
+        args.config.as_deref(),
+    )?)
+    .map_err(|e| Failure::Usage(e.to_string()))?;
     let wants = super::common::Wants::Kinds {
         kinds: super::common::kinds_for_checks(&checks, &args.only, &args.skip),
         all_namespaces: args.all_namespaces,

@@ -5,8 +5,11 @@ use super::args::ChecksArgs;
 use crate::check::doc;
 
 pub fn run(args: &ChecksArgs) -> Result<(), Failure> {
-    let checks = crate::check::user::catalog(args.checks_dir.as_deref())
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let checks = crate::check::user::catalog(&super::config::check_sources(
+        args.checks_dir.as_deref(),
+        args.config.as_deref(),
+    )?)
+    .map_err(|e| Failure::Usage(e.to_string()))?;
     let docs: Vec<doc::CheckDoc> = checks
         .iter()
         .map(|c| doc::parse(c.doc()).map_err(|e| Failure::Usage(format!("check page: {e}"))))

@@ -6,6 +6,7 @@ pub mod args;
 pub mod check;
 pub mod checks;
 pub mod common;
+pub mod config;
 pub mod explain;
 pub mod inject;
 pub mod preflight;
