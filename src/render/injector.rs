@@ -8,7 +8,7 @@ use super::config::{
     proxy_image,
 };
 use super::data::{DataInputs, build, plain_value};
-use super::goyaml::parse_yaml;
+use super::goyaml::parse_rendered_yaml;
 use super::postprocess::{
     PROXY, PostParams, annotations, has_container, labels, move_proxy_to_init, post_process,
     reapply_overwritten, reinsert_overrides, strip_pod,
@@ -373,7 +373,7 @@ impl Injector {
             };
             let (data, maps) = build(&inputs);
             let text = t.execute(&data, maps, ctx.env.clone(), proxy_config.clone())?;
-            let overlay = parse_yaml(&text).map_err(|e| RenderError::RenderedYaml {
+            let overlay = parse_rendered_yaml(&text).map_err(|e| RenderError::RenderedYaml {
                 template: name.clone(),
                 message: e,
             })?;
