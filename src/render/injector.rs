@@ -13,13 +13,15 @@ use super::postprocess::{
     PROXY, PostParams, annotations, has_container, labels, move_proxy_to_init, post_process,
     reapply_overwritten, reinsert_overrides, strip_pod,
 };
-use super::smp::strategic_merge;
+use super::smp::strategic_merge_owned;
 use super::template::CompiledTemplate;
 use super::typed::normalize;
 use super::validate::validate_annotations;
 use gotmpl::Value;
 use serde_json::{Map, Value as Json};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Per-request settings that are not part of the injector configuration.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +75,8 @@ pub struct Injector {
     values: InjectorValues,
     values_value: Value,
     mesh: MeshConfig,
+    /// The mesh's `defaultConfig`, shared by every render without a ProxyConfig annotation.
+    default_proxy_config: Arc<Json>,
     templates: BTreeMap<String, CompiledTemplate>,
 }
 
@@ -193,11 +197,13 @@ impl Injector {
             templates.insert(name.clone(), CompiledTemplate::parse(name, src)?);
         }
         let values_value = plain_value(&values.raw, true);
+        let default_proxy_config = Arc::new(mesh.default_config());
         Ok(Self {
             config,
             values,
             values_value,
             mesh,
+            default_proxy_config,
             templates,
         })
     }
@@ -281,16 +287,17 @@ impl Injector {
         validate_annotations(&annos).map_err(RenderError::InvalidAnnotations)?;
 
         // Effective ProxyConfig: mesh defaultConfig < proxy.istio.io/config annotation.
-        let mut proxy_config = self.mesh.default_config();
-        let mut mesh_json = self.mesh.json.clone();
+        // Both are shared with the Injector unless the annotation changes them.
+        let mut proxy_config = Arc::clone(&self.default_proxy_config);
+        let mut mesh_json = Cow::Borrowed(&self.mesh.json);
         if let Some(text) = annos.get("proxy.istio.io/config").and_then(Json::as_str) {
             let overlay =
                 parse_proxy_config_annotation(text).map_err(|e| RenderError::Annotation {
                     annotation: "proxy.istio.io/config".into(),
                     message: e,
                 })?;
-            proxy_config = merge_proxy_config(&proxy_config, &overlay);
-            mesh_json["defaultConfig"] = proxy_config.clone();
+            proxy_config = Arc::new(merge_proxy_config(&proxy_config, &overlay));
+            mesh_json.to_mut()["defaultConfig"] = Json::clone(&proxy_config);
         }
         let status_port = self.mesh.status_port();
 
@@ -372,12 +379,14 @@ impl Injector {
                 return Err(self.not_found(name));
             };
             let (data, maps) = build(&inputs);
-            let text = t.execute(&data, maps, ctx.env.clone(), proxy_config.clone())?;
+            let text = t.execute(&data, maps, ctx.env.clone(), Arc::clone(&proxy_config))?;
             let overlay = parse_rendered_yaml(&text).map_err(|e| RenderError::RenderedYaml {
                 template: name.clone(),
                 message: e,
             })?;
-            template_pod = strategic_merge(&template_pod, &overlay).map_err(RenderError::Merge)?;
+            template_pod =
+                strategic_merge_owned(std::mem::take(&mut template_pod), overlay.clone())
+                    .map_err(RenderError::Merge)?;
             normalize(&mut template_pod);
             if native
                 && has_container(&template_pod, "initContainers", PROXY)
@@ -385,7 +394,8 @@ impl Injector {
             {
                 move_proxy_to_init(&mut merged);
             }
-            merged = strategic_merge(&merged, &overlay).map_err(RenderError::Merge)?;
+            merged = strategic_merge_owned(std::mem::take(&mut merged), overlay)
+                .map_err(RenderError::Merge)?;
             normalize(&mut merged);
         }
 

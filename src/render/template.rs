@@ -16,6 +16,7 @@ use gotmpl::{Template, TemplateError, Value};
 use serde_json::Value as Json;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Per-execution context the template functions may read.
 #[derive(Default)]
@@ -24,7 +25,7 @@ pub(crate) struct RenderState {
     /// `Some`: the `env` function reads only this map; `None`: the process environment.
     pub env: Option<BTreeMap<String, String>>,
     /// The effective ProxyConfig (protojson form) for `protoToJSON .ProxyConfig`.
-    pub proxy_config: Json,
+    pub proxy_config: Arc<Json>,
     /// Address of the `.ProxyConfig` map in the data.
     pub proxy_config_addr: usize,
 }
@@ -118,7 +119,7 @@ impl CompiledTemplate {
         data: &Value,
         maps: StringMaps,
         env: Option<BTreeMap<String, String>>,
-        proxy_config: Json,
+        proxy_config: Arc<Json>,
     ) -> Result<String, RenderError> {
         let proxy_config_addr = match data.field("ProxyConfig") {
             Some(Value::Map(m)) => map_addr(m),
@@ -260,7 +261,7 @@ mod tests {
         };
         let mut reg = StringMaps::default();
         let v = k8s_value(&data, &mut reg);
-        t.execute(&v, reg, Some(BTreeMap::new()), Json::Null)
+        t.execute(&v, reg, Some(BTreeMap::new()), Arc::new(Json::Null))
             .unwrap_or_else(|e| format!("exec error: {e}"))
     }
 
@@ -290,7 +291,7 @@ mod tests {
             &data,
             StringMaps::default(),
             Some(BTreeMap::new()),
-            Json::Null,
+            Arc::new(Json::Null),
         );
         assert_eq!(
             out.ok().as_deref(),
@@ -302,8 +303,13 @@ mod tests {
     fn left_trimmed_comments_keep_the_following_newline() {
         let t = CompiledTemplate::parse("t", "- x\n  {{- /* c */}}\n  b: 1\n{{- /* d */ -}}\n e");
         let out = t.ok().map(|t| {
-            t.execute(&Value::Nil, StringMaps::default(), None, Json::Null)
-                .ok()
+            t.execute(
+                &Value::Nil,
+                StringMaps::default(),
+                None,
+                Arc::new(Json::Null),
+            )
+            .ok()
         });
         assert_eq!(out, Some(Some("- x\n  b: 1e".to_string())));
     }

@@ -66,27 +66,28 @@ fn normalize_in(v: &mut Json, key: &str) {
                 return;
             }
             m.retain(|k, _| !k.starts_with('$'));
-            let keys: Vec<String> = m.keys().cloned().collect();
-            for k in keys {
-                let drop = match m.get_mut(&k) {
-                    Some(child) => {
-                        normalize_in(child, &k);
-                        match child {
-                            Json::Null => true,
-                            Json::String(s) => s.is_empty(),
-                            Json::Array(a) => a.is_empty(),
-                            Json::Object(o) => o.is_empty() && FREE_FORM_MAPS.contains(&k.as_str()),
-                            Json::Number(n) => {
-                                OMITEMPTY_INTS.contains(&k.as_str()) && n.as_f64() == Some(0.0)
-                            }
-                            Json::Bool(b) => !*b && OMITEMPTY_BOOLS.contains(&k.as_str()),
-                        }
+            // Normalise every child, then drop the empty ones one by one with the map's own
+            // `remove` (a swap-remove under `preserve_order`), in key order: the resulting key
+            // order is observable in JSON output, so it must not change.
+            let mut dropped: Vec<String> = Vec::new();
+            for (k, child) in m.iter_mut() {
+                normalize_in(child, k);
+                let drop = match child {
+                    Json::Null => true,
+                    Json::String(s) => s.is_empty(),
+                    Json::Array(a) => a.is_empty(),
+                    Json::Object(o) => o.is_empty() && FREE_FORM_MAPS.contains(&k.as_str()),
+                    Json::Number(n) => {
+                        OMITEMPTY_INTS.contains(&k.as_str()) && n.as_f64() == Some(0.0)
                     }
-                    None => false,
+                    Json::Bool(b) => !*b && OMITEMPTY_BOOLS.contains(&k.as_str()),
                 };
                 if drop {
-                    m.remove(&k);
+                    dropped.push(k.clone());
                 }
+            }
+            for k in &dropped {
+                m.remove(k);
             }
             if key == "resourceFieldRef" {
                 match m.get_mut("divisor") {
