@@ -262,6 +262,29 @@ pub(crate) struct DataInputs<'a> {
     pub proxy_uid: i64,
     pub proxy_gid: i64,
     pub compliance_policy: &'a str,
+    /// `.ProxyConfig` and `.MeshConfig` already built for exactly `proxy_config` and `mesh`
+    /// (the injector builds them once for its mesh defaults).
+    pub config_values: Option<&'a ConfigValues>,
+}
+
+/// `.ProxyConfig` and `.MeshConfig` as template values, with the addresses of their
+/// string maps.
+pub(crate) struct ConfigValues {
+    proxy_config: Value,
+    mesh: Value,
+    string_maps: Vec<usize>,
+}
+
+/// Builds [`ConfigValues`] for a ProxyConfig and a MeshConfig (protojson).
+pub(crate) fn config_values(proxy_config: &Json, mesh: &Json) -> ConfigValues {
+    let mut reg = StringMaps::default();
+    let proxy_config = proxy_config_value(proxy_config, &mut reg);
+    let mesh = mesh_value(mesh, &mut reg);
+    ConfigValues {
+        proxy_config,
+        mesh,
+        string_maps: reg.0,
+    }
 }
 
 fn with_defaults(v: Value, defaults: &[(&str, Value)]) -> Value {
@@ -376,8 +399,17 @@ pub(crate) fn build(inputs: &DataInputs<'_>) -> (Value, StringMaps) {
         ],
     );
 
-    let proxy_config = proxy_config_value(inputs.proxy_config, &mut reg);
-    let mesh = mesh_value(inputs.mesh, &mut reg);
+    let built;
+    let config = match inputs.config_values {
+        Some(c) => c,
+        None => {
+            built = config_values(inputs.proxy_config, inputs.mesh);
+            &built
+        }
+    };
+    reg.0.extend_from_slice(&config.string_maps);
+    let proxy_config = config.proxy_config.clone();
+    let mesh = config.mesh.clone();
     let inbound_mode = match inputs
         .mesh
         .pointer("/inboundTrafficPolicy/mode")
