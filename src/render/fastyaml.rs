@@ -12,6 +12,7 @@
 //! their first character (signed or leading-zero numbers, floats, `.inf`) are resolved by
 //! serde-saphyr itself, one scalar at a time.
 
+use serde_json::map::Entry;
 use serde_json::{Map, Value as Json};
 
 /// The text is outside the subset: use the full parser.
@@ -22,15 +23,24 @@ type R<T> = Result<T, Bail>;
 
 /// Parses `text` when it lies in the subset; `None` means "ask the full parser".
 pub(crate) fn parse(text: &str) -> Option<Json> {
-    if text.starts_with('\u{feff}') || text.bytes().any(|b| b == b'\t' || b == b'\r') {
+    if text.starts_with('\u{feff}') {
         return None;
     }
-    // Document markers and directives start at column 0.
-    if text
-        .split('\n')
-        .any(|l| l.starts_with("---") || l.starts_with("...") || l.starts_with('%'))
-    {
-        return None;
+    // Tabs and carriage returns anywhere; document markers and directives at column 0.
+    let mut line_start = true;
+    for (i, &c) in text.as_bytes().iter().enumerate() {
+        match c {
+            b'\t' | b'\r' => return None,
+            b'\n' => line_start = true,
+            _ if line_start => {
+                let rest = &text.as_bytes()[i..];
+                if c == b'%' || rest.starts_with(b"---") || rest.starts_with(b"...") {
+                    return None;
+                }
+                line_start = false;
+            }
+            _ => {}
+        }
     }
     let mut p = Reader {
         src: text,
@@ -159,8 +169,8 @@ impl<'a> Reader<'a> {
             Some(b'[' | b'{') => return self.inline_value(parent),
             _ => {}
         }
-        if self.map_key()?.is_some() {
-            return self.map(col);
+        if let Some(first) = self.map_key()? {
+            return self.map(col, first);
         }
         self.inline_value(parent)
     }
@@ -201,10 +211,16 @@ impl<'a> Reader<'a> {
             .map_or(0, |i| i + 1)
     }
 
-    fn map(&mut self, col: usize) -> R<Json> {
+    /// A block mapping in column `col` whose first key (and the position after its colon)
+    /// is `first`.
+    fn map(&mut self, col: usize, first: (String, usize)) -> R<Json> {
         let mut m = Map::new();
+        let mut next = Some(first);
         loop {
-            let Some((key, after)) = self.map_key()? else {
+            let Some((key, after)) = next
+                .take()
+                .map_or_else(|| self.map_key(), |k| Ok(Some(k)))?
+            else {
                 return Err(Bail);
             };
             self.pos = after;
@@ -227,18 +243,17 @@ impl<'a> Reader<'a> {
                     Some(b'|' | b'>') => self.block_scalar(col as isize)?,
                     Some(b'[' | b'{') => self.inline_value(col as isize)?,
                     _ if is_dash_entry(&self.b[self.pos..]) => return Err(Bail),
-                    _ => {
-                        if self.map_key()?.is_some() {
-                            return Err(Bail);
-                        }
-                        self.inline_value(col as isize)?
-                    }
+                    // `a: b: c` is refused by `inline_value` (a quoted scalar must end its
+                    // line, a plain one must not contain `: `).
+                    _ => self.inline_value(col as isize)?,
                 }
             };
-            if m.contains_key(&key) {
-                return Err(Bail);
+            match m.entry(key) {
+                Entry::Vacant(e) => {
+                    e.insert(value);
+                }
+                Entry::Occupied(_) => return Err(Bail),
             }
-            m.insert(key, value);
             match self.peek_line() {
                 Some((start, ind)) if ind == col => {
                     self.pos = start + ind;
@@ -256,13 +271,13 @@ impl<'a> Reader<'a> {
     /// If the line at `self.pos` is `key: …` (or `key:`), the key and the position after
     /// the colon.
     fn map_key(&self) -> R<Option<(String, usize)>> {
-        let end = self.line_end();
-        let line = &self.b[self.pos..end];
+        let line = &self.b[self.pos..];
         match line.first() {
             Some(b'"' | b'\'') => {
                 let (key, close) = self.quoted_on_line(self.pos)?;
-                let after = &self.b[close..end];
-                if after.first() == Some(&b':') && matches!(after.get(1), None | Some(b' ')) {
+                let after = &self.b[close..];
+                if after.first() == Some(&b':') && matches!(after.get(1), None | Some(b' ' | b'\n'))
+                {
                     check_key(&key)?;
                     return Ok(Some((key, close + 1)));
                 }
@@ -272,7 +287,7 @@ impl<'a> Reader<'a> {
             _ => {
                 for (i, &c) in line.iter().enumerate() {
                     match c {
-                        b':' if matches!(line.get(i + 1), None | Some(b' ')) => {
+                        b':' if matches!(line.get(i + 1), None | Some(b' ' | b'\n')) => {
                             let key = self.src[self.pos..self.pos + i].trim_end_matches(' ');
                             if key.is_empty() || key.contains(" #") {
                                 return Err(Bail);
@@ -281,6 +296,7 @@ impl<'a> Reader<'a> {
                             return Ok(Some((key.to_string(), self.pos + i + 1)));
                         }
                         b'#' if i > 0 && line[i - 1] == b' ' => return Ok(None),
+                        b'\n' => return Ok(None),
                         _ => {}
                     }
                 }
@@ -305,16 +321,21 @@ impl<'a> Reader<'a> {
                 Ok(Json::String(s))
             }
             Some(c) if !bad_plain_start(c) => {
-                let end = self.line_end();
-                let line = &self.src[self.pos..end];
-                let text = match line.find(" #") {
-                    Some(i) => &line[..i],
-                    None => line,
-                };
-                let text = text.trim_end_matches(' ');
-                if text.contains(": ") || text.ends_with(':') {
-                    return Err(Bail);
+                // One scan to the end of the line or a comment; `: ` or a final `:` would
+                // make this a mapping, which is not a single-line value.
+                let start = self.pos;
+                let mut end = start;
+                while let Some(&c) = self.b.get(end) {
+                    match c {
+                        b'\n' => break,
+                        b'#' if self.b[end - 1] == b' ' => break,
+                        b':' if matches!(self.b.get(end + 1), None | Some(b' ' | b'\n')) => {
+                            return Err(Bail);
+                        }
+                        _ => end += 1,
+                    }
                 }
+                let text = self.src[start..end].trim_end_matches(' ');
                 let v = resolve_plain(text)?;
                 self.pos = end;
                 self.skip_line();
@@ -531,10 +552,12 @@ impl<'a> Reader<'a> {
                         return Err(Bail);
                     }
                     let v = self.flow_node(parent)?;
-                    if m.contains_key(&key) {
-                        return Err(Bail);
+                    match m.entry(key) {
+                        Entry::Vacant(e) => {
+                            e.insert(v);
+                        }
+                        Entry::Occupied(_) => return Err(Bail),
                     }
-                    m.insert(key, v);
                     self.flow_ws(parent)?;
                     match self.cur() {
                         Some(b',') => self.pos += 1,
