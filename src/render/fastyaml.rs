@@ -27,20 +27,16 @@ pub(crate) fn parse(text: &str) -> Option<Json> {
         return None;
     }
     // Tabs and carriage returns anywhere; document markers and directives at column 0.
-    let mut line_start = true;
-    for (i, &c) in text.as_bytes().iter().enumerate() {
-        match c {
-            b'\t' | b'\r' => return None,
-            b'\n' => line_start = true,
-            _ if line_start => {
-                let rest = &text.as_bytes()[i..];
-                if c == b'%' || rest.starts_with(b"---") || rest.starts_with(b"...") {
-                    return None;
-                }
-                line_start = false;
-            }
-            _ => {}
-        }
+    let bytes = text.as_bytes();
+    if bytes.contains(&b'\t') || bytes.contains(&b'\r') {
+        return None;
+    }
+    let marker = |at: usize| {
+        let rest = &bytes[at..];
+        rest.starts_with(b"---") || rest.starts_with(b"...") || rest.starts_with(b"%")
+    };
+    if marker(0) || text.match_indices('\n').any(|(i, _)| marker(i + 1)) {
+        return None;
     }
     let mut p = Reader {
         src: text,
@@ -289,7 +285,7 @@ impl<'a> Reader<'a> {
                     match c {
                         b':' if matches!(line.get(i + 1), None | Some(b' ' | b'\n')) => {
                             let key = self.src[self.pos..self.pos + i].trim_end_matches(' ');
-                            if key.is_empty() || key.contains(" #") {
+                            if key.is_empty() {
                                 return Err(Bail);
                             }
                             check_key(key)?;
