@@ -14,7 +14,7 @@ use super::postprocess::{
     reapply_overwritten, reinsert_overrides, strip_pod,
 };
 use super::smp::strategic_merge_owned;
-use super::template::CompiledTemplate;
+use super::template::{CompiledTemplate, SharedResults};
 use super::typed::normalize;
 use super::validate::validate_annotations;
 use gotmpl::Value;
@@ -79,6 +79,8 @@ pub struct Injector {
     default_proxy_config: Arc<Json>,
     /// `.ProxyConfig` and `.MeshConfig` template values for `default_proxy_config`.
     default_config_values: ConfigValues,
+    /// Function results that depend only on the configuration.
+    shared: Arc<SharedResults>,
     templates: BTreeMap<String, CompiledTemplate>,
 }
 
@@ -262,6 +264,10 @@ impl Injector {
         let values_value = plain_value(&values.raw, true);
         let default_proxy_config = Arc::new(mesh.default_config());
         let default_config_values = config_values(&default_proxy_config, &mesh.json);
+        let shared = Arc::new(SharedResults::new(
+            Arc::clone(&default_proxy_config),
+            &values_value,
+        ));
         Ok(Self {
             config,
             values,
@@ -269,6 +275,7 @@ impl Injector {
             mesh,
             default_proxy_config,
             default_config_values,
+            shared,
             templates,
         })
     }
@@ -448,7 +455,13 @@ impl Injector {
                 return Err(self.not_found(name));
             };
             let (data, maps) = build(&inputs);
-            let text = t.execute(&data, maps, ctx.env.clone(), Arc::clone(&proxy_config))?;
+            let text = t.execute(
+                &data,
+                maps,
+                ctx.env.clone(),
+                Arc::clone(&proxy_config),
+                Some(Arc::clone(&self.shared)),
+            )?;
             let overlay = parse_rendered_yaml(&text).map_err(|e| RenderError::RenderedYaml {
                 template: name.clone(),
                 message: e,
