@@ -50,27 +50,35 @@ fn go_field_name(json_key: &str) -> String {
     }
     let mut chars = json_key.chars();
     match chars.next() {
+        Some(first) if first.is_ascii() => {
+            let mut out = String::with_capacity(json_key.len());
+            out.push(first.to_ascii_uppercase());
+            out.push_str(chars.as_str());
+            out
+        }
         Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
         None => String::new(),
     }
 }
 
-/// Map-typed Kubernetes fields whose keys are data, not field names.
-const FREE_FORM: &[&str] = &[
-    "labels",
-    "annotations",
-    "nodeSelector",
-    "matchLabels",
-    "limits",
-    "requests",
-    "overhead",
-    "data",
-    "proxyMetadata",
-    "runtimeValues",
-];
-
-/// Keys whose value is a `map[string]string` in Go: a missing key read with `index` is "".
-const STRING_MAPS: &[&str] = &["labels", "annotations", "nodeSelector", "proxyMetadata"];
+/// Map-typed Kubernetes fields whose keys are data, not field names. (The
+/// `map[string]string` ones among them, whose missing keys read as "" with `index`, are
+/// `labels`, `annotations`, `nodeSelector` and `proxyMetadata`.)
+fn is_free_form(key: &str) -> bool {
+    matches!(
+        key,
+        "labels"
+            | "annotations"
+            | "nodeSelector"
+            | "matchLabels"
+            | "limits"
+            | "requests"
+            | "overhead"
+            | "data"
+            | "proxyMetadata"
+            | "runtimeValues"
+    )
+}
 
 /// Collects the addresses of `map[string]string` values so `index` can return "" for a
 /// missing key, as Go does for typed maps.
@@ -105,9 +113,12 @@ pub(crate) fn k8s_value(v: &Json, reg: &mut StringMaps) -> Value {
             let mut out = BTreeMap::new();
             for (k, child) in m {
                 let name = go_field_name(k);
-                let val = if STRING_MAPS.contains(&k.as_str()) {
+                let val = if matches!(
+                    k.as_str(),
+                    "labels" | "annotations" | "nodeSelector" | "proxyMetadata"
+                ) {
                     string_map(child.as_object(), reg)
-                } else if FREE_FORM.contains(&k.as_str()) {
+                } else if is_free_form(k) {
                     plain_value(child, false)
                 } else {
                     k8s_value(child, reg)
