@@ -828,6 +828,36 @@ mod tests {
         }
     }
 
+    fn json_strategy() -> impl proptest::strategy::Strategy<Value = Json> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<i32>().prop_map(Json::from),
+            "[a-zA-Z0-9 :#'\"\\./~|>{}\\[\\],&*!%@-]{0,14}".prop_map(Json::String),
+            "(yes|No|on|OFF|y|n|null|~|0755|1e3|-1|\\.inf|0x1F|1_000|1\\.0)".prop_map(Json::String),
+            "[a-z]{1,6}(\n[a-z ]{0,6}){1,3}\n?".prop_map(Json::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Json::Array),
+                proptest::collection::btree_map("[a-z][a-z0-9./-]{0,8}", inner, 0..5)
+                    .prop_map(|m| Json::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever Go-style YAML the emitter writes, the reader reads as serde-saphyr does.
+        #[test]
+        fn emitted_yaml_reads_like_serde_saphyr(v in json_strategy()) {
+            let text = crate::render::to_go_yaml(&v);
+            if let Some(fast) = parse(&text) {
+                proptest::prop_assert_eq!(Some(fast), saphyr(&text), "{}", text);
+            }
+        }
+    }
+
     /// Every YAML file of Istio's conformance data that the reader accepts reads as
     /// serde-saphyr reads it (templates, values, mesh configs, manifests, goldens).
     #[test]
