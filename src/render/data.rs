@@ -50,27 +50,35 @@ fn go_field_name(json_key: &str) -> String {
     }
     let mut chars = json_key.chars();
     match chars.next() {
+        Some(first) if first.is_ascii() => {
+            let mut out = String::with_capacity(json_key.len());
+            out.push(first.to_ascii_uppercase());
+            out.push_str(chars.as_str());
+            out
+        }
         Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
         None => String::new(),
     }
 }
 
-/// Map-typed Kubernetes fields whose keys are data, not field names.
-const FREE_FORM: &[&str] = &[
-    "labels",
-    "annotations",
-    "nodeSelector",
-    "matchLabels",
-    "limits",
-    "requests",
-    "overhead",
-    "data",
-    "proxyMetadata",
-    "runtimeValues",
-];
-
-/// Keys whose value is a `map[string]string` in Go: a missing key read with `index` is "".
-const STRING_MAPS: &[&str] = &["labels", "annotations", "nodeSelector", "proxyMetadata"];
+/// Map-typed Kubernetes fields whose keys are data, not field names. (The
+/// `map[string]string` ones among them, whose missing keys read as "" with `index`, are
+/// `labels`, `annotations`, `nodeSelector` and `proxyMetadata`.)
+fn is_free_form(key: &str) -> bool {
+    matches!(
+        key,
+        "labels"
+            | "annotations"
+            | "nodeSelector"
+            | "matchLabels"
+            | "limits"
+            | "requests"
+            | "overhead"
+            | "data"
+            | "proxyMetadata"
+            | "runtimeValues"
+    )
+}
 
 /// Collects the addresses of `map[string]string` values so `index` can return "" for a
 /// missing key, as Go does for typed maps.
@@ -105,9 +113,12 @@ pub(crate) fn k8s_value(v: &Json, reg: &mut StringMaps) -> Value {
             let mut out = BTreeMap::new();
             for (k, child) in m {
                 let name = go_field_name(k);
-                let val = if STRING_MAPS.contains(&k.as_str()) {
+                let val = if matches!(
+                    k.as_str(),
+                    "labels" | "annotations" | "nodeSelector" | "proxyMetadata"
+                ) {
                     string_map(child.as_object(), reg)
-                } else if FREE_FORM.contains(&k.as_str()) {
+                } else if is_free_form(k) {
                     plain_value(child, false)
                 } else {
                     k8s_value(child, reg)
@@ -262,6 +273,29 @@ pub(crate) struct DataInputs<'a> {
     pub proxy_uid: i64,
     pub proxy_gid: i64,
     pub compliance_policy: &'a str,
+    /// `.ProxyConfig` and `.MeshConfig` already built for exactly `proxy_config` and `mesh`
+    /// (the injector builds them once for its mesh defaults).
+    pub config_values: Option<&'a ConfigValues>,
+}
+
+/// `.ProxyConfig` and `.MeshConfig` as template values, with the addresses of their
+/// string maps.
+pub(crate) struct ConfigValues {
+    proxy_config: Value,
+    mesh: Value,
+    string_maps: Vec<usize>,
+}
+
+/// Builds [`ConfigValues`] for a ProxyConfig and a MeshConfig (protojson).
+pub(crate) fn config_values(proxy_config: &Json, mesh: &Json) -> ConfigValues {
+    let mut reg = StringMaps::default();
+    let proxy_config = proxy_config_value(proxy_config, &mut reg);
+    let mesh = mesh_value(mesh, &mut reg);
+    ConfigValues {
+        proxy_config,
+        mesh,
+        string_maps: reg.0,
+    }
 }
 
 fn with_defaults(v: Value, defaults: &[(&str, Value)]) -> Value {
@@ -376,8 +410,17 @@ pub(crate) fn build(inputs: &DataInputs<'_>) -> (Value, StringMaps) {
         ],
     );
 
-    let proxy_config = proxy_config_value(inputs.proxy_config, &mut reg);
-    let mesh = mesh_value(inputs.mesh, &mut reg);
+    let built;
+    let config = match inputs.config_values {
+        Some(c) => c,
+        None => {
+            built = config_values(inputs.proxy_config, inputs.mesh);
+            &built
+        }
+    };
+    reg.0.extend_from_slice(&config.string_maps);
+    let proxy_config = config.proxy_config.clone();
+    let mesh = config.mesh.clone();
     let inbound_mode = match inputs
         .mesh
         .pointer("/inboundTrafficPolicy/mode")

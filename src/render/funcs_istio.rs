@@ -299,18 +299,31 @@ pub(crate) fn register(t: Template) -> Template {
                 return Ok(s("{}"));
             };
             let addr = super::data::map_addr(m);
-            let text = with_state(|st| match st {
+            Ok(with_state(|st| match st {
                 Some(st) if st.proxy_config_addr == addr => {
-                    super::config::proto_to_json(&st.proxy_config)
+                    match st
+                        .shared
+                        .as_ref()
+                        .and_then(|sh| sh.proxy_json(&st.proxy_config))
+                    {
+                        Some(text) => Value::String(text),
+                        None => s(super::config::proto_to_json(&st.proxy_config)),
+                    }
                 }
-                _ => marshal(&a[0]),
-            });
-            Ok(s(text))
+                _ => s(marshal(&a[0])),
+            }))
         })
         .func("toYaml", |a| {
             want_args("toYaml", a, 1)?;
-            let j = super::data::to_json(&a[0]);
-            Ok(s(super::goyaml::to_yaml(&j)))
+            let yaml = || super::goyaml::to_yaml(&super::data::to_json(&a[0]));
+            let cached = with_state(|st| {
+                st.and_then(|st| st.shared.as_ref())
+                    .and_then(|sh| sh.values_yaml(&a[0], yaml))
+            });
+            Ok(match cached {
+                Some(text) => Value::String(text),
+                None => s(yaml()),
+            })
         })
         .func("indent", |a| {
             want_args("indent", a, 2)?;

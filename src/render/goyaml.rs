@@ -16,6 +16,27 @@ pub(crate) fn parse_yaml(text: &str) -> Result<Json, String> {
     serde_saphyr::from_str::<Json>(text).map_err(|e| e.to_string())
 }
 
+/// [`parse_yaml`] for rendered injection templates: the fast reader for the YAML subset the
+/// templates produce, serde-saphyr for anything outside it. Debug builds (and so the test
+/// suites) parse every accepted text with serde-saphyr too and insist on the same value.
+pub(crate) fn parse_rendered_yaml(text: &str) -> Result<Json, String> {
+    match super::fastyaml::parse(text) {
+        Some(v) => {
+            #[cfg(debug_assertions)]
+            {
+                let reference = serde_saphyr::from_str::<Json>(text).map_err(|e| e.to_string());
+                debug_assert_eq!(
+                    Ok(&v),
+                    reference.as_ref(),
+                    "fast YAML reader disagrees with serde-saphyr on {text:?}"
+                );
+            }
+            Ok(v)
+        }
+        None => parse_yaml(text),
+    }
+}
+
 /// go-yaml v2 `Marshal` of a JSON value: block style, sorted keys, trailing newline.
 pub(crate) fn to_yaml(v: &Json) -> String {
     let mut out = String::new();

@@ -1,25 +1,32 @@
 //! The injector: templates parsed once, then per pod `RunTemplate` (annotation validation,
 //! proxy config, stripping, template data, render, strategic merge) and the post-processing
 //! of `injectPod`, in Istio 1.24's order.
+//!
+//! Everything that depends only on the configuration is built once per [`Injector`] (parsed
+//! templates, `.Values`, the default ProxyConfig and its template values, `toYaml` of
+//! `.Values` subtrees); a render copies no configuration, reads the rendered YAML with the
+//! fast subset reader, and merges by moving values (`benches/render.rs` measures it).
 
 use super::RenderError;
 use super::config::{
     InjectorConfig, InjectorValues, MeshConfig, merge_proxy_config, parse_proxy_config_annotation,
     proxy_image,
 };
-use super::data::{DataInputs, build, plain_value};
-use super::goyaml::parse_yaml;
+use super::data::{ConfigValues, DataInputs, build, config_values, plain_value};
+use super::goyaml::parse_rendered_yaml;
 use super::postprocess::{
     PROXY, PostParams, annotations, has_container, labels, move_proxy_to_init, post_process,
     reapply_overwritten, reinsert_overrides, strip_pod,
 };
-use super::smp::strategic_merge;
-use super::template::CompiledTemplate;
+use super::smp::strategic_merge_owned;
+use super::template::{CompiledTemplate, SharedResults};
 use super::typed::normalize;
 use super::validate::validate_annotations;
 use gotmpl::Value;
 use serde_json::{Map, Value as Json};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Per-request settings that are not part of the injector configuration.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +80,12 @@ pub struct Injector {
     values: InjectorValues,
     values_value: Value,
     mesh: MeshConfig,
+    /// The mesh's `defaultConfig`, shared by every render without a ProxyConfig annotation.
+    default_proxy_config: Arc<Json>,
+    /// `.ProxyConfig` and `.MeshConfig` template values for `default_proxy_config`.
+    default_config_values: ConfigValues,
+    /// Function results that depend only on the configuration.
+    shared: Arc<SharedResults>,
     templates: BTreeMap<String, CompiledTemplate>,
 }
 
@@ -168,6 +181,67 @@ fn clear_matching_proxy_user(pod: &mut Json) {
     }
 }
 
+/// The pod lists whose element names are all that is read from the template pod (the
+/// `sidecar.istio.io/status` annotation, overwritten containers, native sidecars).
+const NAMED_LISTS: [&str; 4] = [
+    "containers",
+    "initContainers",
+    "volumes",
+    "imagePullSecrets",
+];
+
+/// The part of a rendered template that decides the template pod's [`NAMED_LISTS`] under a
+/// strategic merge: root and `spec` directives, and those lists with each element reduced
+/// to its merge key (`name`) and directives. Merging these instead of whole copies of the
+/// rendered templates yields the same names in the same order at a fraction of the cost.
+fn list_skeleton(overlay: &Json) -> Json {
+    let Json::Object(root) = overlay else {
+        return overlay.clone();
+    };
+    let names_only = |list: &Json| match list {
+        Json::Array(items) => Json::Array(
+            items
+                .iter()
+                .map(|item| match item {
+                    Json::Object(m) => Json::Object(
+                        m.iter()
+                            .filter(|(k, _)| k.as_str() == "name" || k.starts_with('$'))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    ),
+                    other => other.clone(),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    let mut out = Map::new();
+    for (k, v) in root {
+        if k.starts_with('$') {
+            out.insert(k.clone(), v.clone());
+        } else if k == "spec" {
+            let spec = match v {
+                Json::Object(spec) => Json::Object(
+                    spec.iter()
+                        .filter(|(sk, _)| sk.starts_with('$') || NAMED_LISTS.contains(&sk.as_str()))
+                        .map(|(sk, sv)| {
+                            let sv = if sk.starts_with('$') {
+                                sv.clone()
+                            } else {
+                                names_only(sv)
+                            };
+                            (sk.clone(), sv)
+                        })
+                        .collect(),
+                ),
+                other => other.clone(),
+            };
+            out.insert(k.clone(), spec);
+        }
+    }
+    Json::Object(out)
+}
+
 /// `(.+)-\d{8,10}$` → the first group.
 fn cron_job_base(name: &str) -> Option<String> {
     let (base, digits) = name.rsplit_once('-')?;
@@ -193,11 +267,20 @@ impl Injector {
             templates.insert(name.clone(), CompiledTemplate::parse(name, src)?);
         }
         let values_value = plain_value(&values.raw, true);
+        let default_proxy_config = Arc::new(mesh.default_config());
+        let default_config_values = config_values(&default_proxy_config, &mesh.json);
+        let shared = Arc::new(SharedResults::new(
+            Arc::clone(&default_proxy_config),
+            &values_value,
+        ));
         Ok(Self {
             config,
             values,
             values_value,
             mesh,
+            default_proxy_config,
+            default_config_values,
+            shared,
             templates,
         })
     }
@@ -281,16 +364,17 @@ impl Injector {
         validate_annotations(&annos).map_err(RenderError::InvalidAnnotations)?;
 
         // Effective ProxyConfig: mesh defaultConfig < proxy.istio.io/config annotation.
-        let mut proxy_config = self.mesh.default_config();
-        let mut mesh_json = self.mesh.json.clone();
+        // Both are shared with the Injector unless the annotation changes them.
+        let mut proxy_config = Arc::clone(&self.default_proxy_config);
+        let mut mesh_json = Cow::Borrowed(&self.mesh.json);
         if let Some(text) = annos.get("proxy.istio.io/config").and_then(Json::as_str) {
             let overlay =
                 parse_proxy_config_annotation(text).map_err(|e| RenderError::Annotation {
                     annotation: "proxy.istio.io/config".into(),
                     message: e,
                 })?;
-            proxy_config = merge_proxy_config(&proxy_config, &overlay);
-            mesh_json["defaultConfig"] = proxy_config.clone();
+            proxy_config = Arc::new(merge_proxy_config(&proxy_config, &overlay));
+            mesh_json.to_mut()["defaultConfig"] = Json::clone(&proxy_config);
         }
         let status_port = self.mesh.status_port();
 
@@ -353,6 +437,10 @@ impl Injector {
             proxy_uid: ctx.proxy_uid.unwrap_or(1337),
             proxy_gid: ctx.proxy_gid.unwrap_or(1337),
             compliance_policy: &ctx.compliance_policy,
+            config_values: match mesh_json {
+                Cow::Borrowed(_) => Some(&self.default_config_values),
+                Cow::Owned(_) => None,
+            },
         };
 
         let names = self.select_templates(&annos, default_templates, !kube)?;
@@ -372,12 +460,20 @@ impl Injector {
                 return Err(self.not_found(name));
             };
             let (data, maps) = build(&inputs);
-            let text = t.execute(&data, maps, ctx.env.clone(), proxy_config.clone())?;
-            let overlay = parse_yaml(&text).map_err(|e| RenderError::RenderedYaml {
+            let text = t.execute(
+                &data,
+                maps,
+                ctx.env.clone(),
+                Arc::clone(&proxy_config),
+                Some(Arc::clone(&self.shared)),
+            )?;
+            let overlay = parse_rendered_yaml(&text).map_err(|e| RenderError::RenderedYaml {
                 template: name.clone(),
                 message: e,
             })?;
-            template_pod = strategic_merge(&template_pod, &overlay).map_err(RenderError::Merge)?;
+            template_pod =
+                strategic_merge_owned(std::mem::take(&mut template_pod), list_skeleton(&overlay))
+                    .map_err(RenderError::Merge)?;
             normalize(&mut template_pod);
             if native
                 && has_container(&template_pod, "initContainers", PROXY)
@@ -385,7 +481,8 @@ impl Injector {
             {
                 move_proxy_to_init(&mut merged);
             }
-            merged = strategic_merge(&merged, &overlay).map_err(RenderError::Merge)?;
+            merged = strategic_merge_owned(std::mem::take(&mut merged), overlay)
+                .map_err(RenderError::Merge)?;
             normalize(&mut merged);
         }
 
@@ -397,7 +494,8 @@ impl Injector {
         let mut merged = reapply_overwritten(merged, pod, &template_pod, tproxy)?;
 
         let hold = mesh_json
-            .pointer("/defaultConfig/holdApplicationUntilProxyStarts")
+            .get("defaultConfig")
+            .and_then(|c| c.get("holdApplicationUntilProxyStarts"))
             .and_then(Json::as_bool)
             .unwrap_or(false)
             || self
@@ -500,6 +598,39 @@ mod tests {
             out["metadata"]["annotations"]["prometheus.io/port"],
             "15020"
         );
+    }
+
+    #[test]
+    fn list_skeleton_gives_the_same_template_pod_names() {
+        use super::super::postprocess::injection_status;
+        use super::super::smp::strategic_merge;
+        let overlays = [
+            json!({"metadata": {"labels": {"a": "b"}}, "spec": {
+                "initContainers": [{"name": "istio-init", "image": "x", "args": ["a"]}],
+                "containers": [{"name": "istio-proxy", "env": [{"name": "A"}]}, {"name": ""}],
+                "volumes": [{"name": "v1", "emptyDir": {}}, {"name": "v2"}],
+                "imagePullSecrets": [{"name": "s"}], "dnsPolicy": "x"}}),
+            json!({"spec": {"containers": [{"name": "extra"}, {"name": "istio-proxy", "image": "y"}],
+                "volumes": [{"name": "v1", "$patch": "delete"}],
+                "$setElementOrder/containers": [{"name": "istio-proxy"}, {"name": "extra"}],
+                "initContainers": [{"$patch": "replace"}, {"name": "only"}]}}),
+            json!({"spec": {"imagePullSecrets": null, "containers": ["not-an-object"]}}),
+            json!({"$patch": "replace", "spec": {"volumes": [{"name": "z"}], "containers": []}}),
+            json!({"spec": {"$patch": "replace", "containers": [{"name": "c"}]}}),
+        ];
+        let mut full = Json::Object(Map::new());
+        let mut skeleton = Json::Object(Map::new());
+        for overlay in &overlays {
+            full = strategic_merge(&full, overlay).unwrap_or(Json::Null);
+            normalize(&mut full);
+            skeleton = strategic_merge(&skeleton, &list_skeleton(overlay)).unwrap_or(Json::Null);
+            normalize(&mut skeleton);
+            assert_eq!(
+                injection_status(&full, "r"),
+                injection_status(&skeleton, "r"),
+                "{overlay}"
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod cluster;
 mod config;
 mod data;
+mod fastyaml;
 mod funcs_istio;
 mod funcs_sprig;
 mod gofmt;

@@ -35,21 +35,24 @@ fn names(v: Option<&Json>) -> Vec<String> {
 }
 
 pub(crate) fn annotations(pod: &Json) -> Map<String, Json> {
-    pod.pointer("/metadata/annotations")
+    pod.get("metadata")
+        .and_then(|m| m.get("annotations"))
         .and_then(Json::as_object)
         .cloned()
         .unwrap_or_default()
 }
 
 pub(crate) fn labels(pod: &Json) -> Map<String, Json> {
-    pod.pointer("/metadata/labels")
+    pod.get("metadata")
+        .and_then(|m| m.get("labels"))
         .and_then(Json::as_object)
         .cloned()
         .unwrap_or_default()
 }
 
 fn annotation<'a>(pod: &'a Json, key: &str) -> Option<&'a str> {
-    pod.pointer("/metadata/annotations")
+    pod.get("metadata")
+        .and_then(|m| m.get("annotations"))
         .and_then(|a| a.get(key))
         .and_then(Json::as_str)
 }

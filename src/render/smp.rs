@@ -58,40 +58,64 @@ fn merges_primitives(field: &str) -> bool {
 
 /// Applies `patch` to `original` (both JSON objects) as a Pod strategic merge patch.
 pub fn strategic_merge(original: &Json, patch: &Json) -> Result<Json, SmpError> {
+    strategic_merge_owned(original.clone(), patch.clone())
+}
+
+/// [`strategic_merge`] consuming both sides, so that nothing is copied: the injector merges
+/// every rendered template into the pod, and cloning both trees cost more than the merge.
+pub(crate) fn strategic_merge_owned(original: Json, patch: Json) -> Result<Json, SmpError> {
     match (original, patch) {
-        (Json::Object(o), Json::Object(p)) => Ok(Json::Object(merge_map(o.clone(), p, "")?)),
-        (_, Json::Object(p)) => Ok(Json::Object(merge_map(Map::new(), p, "")?)),
-        (o, _) => Ok(o.clone()),
+        (Json::Object(o), Json::Object(p)) => Ok(Json::Object(merge_map(o, p, None)?)),
+        (_, Json::Object(p)) => Ok(Json::Object(merge_map(Map::new(), p, None)?)),
+        (o, _) => Ok(o),
     }
 }
 
-fn strip_directives(v: &Json) -> Json {
+/// A field path built only when an error needs it (`spec.containers`).
+struct Path<'a> {
+    parent: Option<&'a Path<'a>>,
+    key: &'a str,
+}
+
+fn render_path(path: Option<&Path<'_>>) -> String {
+    let mut keys = Vec::new();
+    let mut cur = path;
+    while let Some(p) = cur {
+        keys.push(p.key);
+        cur = p.parent;
+    }
+    keys.reverse();
+    keys.join(".")
+}
+
+/// Drops `$` directives (and list items marked `$patch: delete`) from a patch value that is
+/// inserted as-is.
+fn strip_directives(v: Json) -> Json {
     match v {
-        Json::Object(m) => Json::Object(
-            m.iter()
-                .filter(|(k, _)| !k.starts_with('$'))
-                .map(|(k, v)| (k.clone(), strip_directives(v)))
-                .collect(),
-        ),
-        Json::Array(a) => Json::Array(
-            a.iter()
-                .filter(|i| !matches!(i.get("$patch").and_then(Json::as_str), Some("delete")))
-                .map(strip_directives)
-                .collect(),
-        ),
-        other => other.clone(),
+        Json::Object(mut m) => {
+            m.retain(|k, _| !k.starts_with('$'));
+            for child in m.values_mut() {
+                *child = strip_directives(std::mem::take(child));
+            }
+            Json::Object(m)
+        }
+        Json::Array(mut a) => {
+            a.retain(|i| !matches!(i.get("$patch").and_then(Json::as_str), Some("delete")));
+            Json::Array(a.into_iter().map(strip_directives).collect())
+        }
+        other => other,
     }
 }
 
 fn merge_map(
     mut original: Map<String, Json>,
-    patch: &Map<String, Json>,
-    path: &str,
+    patch: Map<String, Json>,
+    path: Option<&Path<'_>>,
 ) -> Result<Map<String, Json>, SmpError> {
     if let Some(d) = patch.get("$patch") {
         match d.as_str() {
             Some("replace") => {
-                return Ok(match strip_directives(&Json::Object(patch.clone())) {
+                return Ok(match strip_directives(Json::Object(patch)) {
                     Json::Object(m) => m,
                     _ => Map::new(),
                 });
@@ -100,75 +124,75 @@ fn merge_map(
             Some("merge") => {}
             other => {
                 return Err(SmpError::UnknownDirective {
-                    path: path.to_string(),
+                    path: render_path(path),
                     value: other.map(str::to_string).unwrap_or_default(),
                 });
             }
         }
     }
     // `$deleteFromPrimitiveList/<field>`: remove values from a primitive list.
-    for (k, v) in patch {
+    for (k, v) in &patch {
         if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/")
-            && let (Some(Json::Array(cur)), Json::Array(del)) = (original.get(field), v)
+            && let (Some(Json::Array(cur)), Json::Array(del)) = (original.get_mut(field), v)
         {
-            let kept: Vec<Json> = cur.iter().filter(|x| !del.contains(x)).cloned().collect();
-            original.insert(field.to_string(), Json::Array(kept));
+            cur.retain(|x| !del.contains(x));
         }
     }
+    let mut set_order: Vec<(String, Json)> = Vec::new();
     for (k, pv) in patch {
         if k.starts_with('$') {
+            if k.starts_with("$setElementOrder/") {
+                set_order.push((k, pv));
+            }
             continue;
         }
-        let child_path = if path.is_empty() {
-            k.clone()
-        } else {
-            format!("{path}.{k}")
-        };
         if pv.is_null() {
-            original.remove(k);
+            original.remove(&k);
             continue;
         }
-        let Some(ov) = original.get(k) else {
-            original.insert(k.clone(), strip_directives(pv));
+        let Some(ov) = original.get_mut(&k) else {
+            original.insert(k, strip_directives(pv));
             continue;
         };
-        let merged = match (ov, pv) {
+        let child_path = Path {
+            parent: path,
+            key: &k,
+        };
+        let merged = match (std::mem::take(ov), pv) {
             (Json::Object(om), Json::Object(pm)) => {
-                Json::Object(merge_map(om.clone(), pm, &child_path)?)
+                Json::Object(merge_map(om, pm, Some(&child_path))?)
             }
             (Json::Array(oa), Json::Array(pa)) => {
-                if let Some(key) = merge_key(k) {
+                if let Some(key) = merge_key(&k) {
                     Json::Array(merge_list(oa, pa, key, &child_path)?)
-                } else if merges_primitives(k) {
-                    let mut out = oa.clone();
+                } else if merges_primitives(&k) {
+                    let mut out = oa;
                     for x in pa {
-                        if !out.contains(x) {
-                            out.push(x.clone());
+                        if !out.contains(&x) {
+                            out.push(x);
                         }
                     }
                     Json::Array(out)
                 } else {
-                    strip_directives(pv)
+                    strip_directives(Json::Array(pa))
                 }
             }
-            _ => strip_directives(pv),
+            (_, pv) => strip_directives(pv),
         };
-        original.insert(k.clone(), merged);
+        *ov = merged;
     }
     // `$setElementOrder/<field>`: the patch fixes the final order of a merge list.
-    for (k, v) in patch {
+    for (k, v) in set_order {
         if let Some(field) = k.strip_prefix("$setElementOrder/")
             && let (Some(key), Json::Array(order)) = (merge_key(field), v)
-            && let Some(Json::Array(cur)) = original.get(field)
+            && let Some(Json::Array(cur)) = original.get_mut(field)
         {
-            let mut sorted = cur.clone();
-            sorted.sort_by_key(|item| {
+            cur.sort_by_key(|item| {
                 order
                     .iter()
                     .position(|o| o.get(key) == item.get(key))
                     .unwrap_or(usize::MAX)
             });
-            original.insert(field.to_string(), Json::Array(sorted));
         }
     }
     Ok(original)
@@ -178,108 +202,129 @@ fn key_of<'a>(item: &'a Json, key: &str) -> Option<&'a Json> {
     item.get(key)
 }
 
+/// One element of a merged list with what its final placement depends on.
+struct Placed {
+    item: Json,
+    /// Index of the first element with the same merge key in the list before the merge.
+    server_index: Option<usize>,
+    /// Index of the first patch element with the same merge key.
+    patch_index: Option<usize>,
+}
+
 fn merge_list(
-    original: &[Json],
-    patch: &[Json],
+    original: Vec<Json>,
+    patch: Vec<Json>,
     key: &str,
-    path: &str,
+    path: &Path<'_>,
 ) -> Result<Vec<Json>, SmpError> {
     if patch.is_empty() {
-        return Ok(original.to_vec());
+        return Ok(original);
     }
     // A list of primitives under a merge-key field cannot be keyed: replace.
     if patch.iter().any(|p| !p.is_object()) {
-        return Ok(patch.to_vec());
+        return Ok(patch);
     }
-    let mut merged: Vec<Json> = original.to_vec();
-    let mut patch_items: Vec<Json> = Vec::new();
-    // Special elements first: `$patch: replace` replaces the list, `$patch: delete` removes.
-    for p in patch {
+    // Special elements first: `$patch: replace` replaces the list, `$patch: delete` removes;
+    // the first replace or error in patch order decides.
+    for p in &patch {
         match p.get("$patch").and_then(Json::as_str) {
             Some("replace") => {
-                let rest: Vec<Json> = patch
-                    .iter()
+                return Ok(patch
+                    .into_iter()
                     .filter(|x| x.get("$patch").is_none())
                     .map(strip_directives)
-                    .collect();
-                return Ok(rest);
+                    .collect());
             }
-            Some("delete") => {
-                let Some(kv) = key_of(p, key) else {
-                    return Err(SmpError::MissingMergeKey {
-                        path: path.to_string(),
-                        key: key.to_string(),
-                    });
-                };
-                merged.retain(|o| key_of(o, key) != Some(kv));
+            Some("delete") if key_of(p, key).is_none() => {
+                return Err(SmpError::MissingMergeKey {
+                    path: render_path(Some(path)),
+                    key: key.to_string(),
+                });
             }
-            Some("merge") | None => patch_items.push(p.clone()),
+            Some("delete" | "merge") | None => {}
             Some(other) => {
                 return Err(SmpError::UnknownDirective {
-                    path: path.to_string(),
+                    path: render_path(Some(path)),
                     value: other.to_string(),
                 });
             }
         }
     }
-    let original_after_delete = merged.clone();
-    for p in &patch_items {
-        let kv = key_of(p, key);
+    let mut merged = original;
+    let mut patch_items: Vec<Json> = Vec::with_capacity(patch.len());
+    for p in patch {
+        if matches!(p.get("$patch").and_then(Json::as_str), Some("delete")) {
+            let kv = key_of(&p, key);
+            merged.retain(|o| key_of(o, key) != kv);
+        } else {
+            patch_items.push(p);
+        }
+    }
+    let server_len = merged.len();
+    let mut server_index: Vec<Option<usize>> = (0..server_len)
+        .map(|i| {
+            key_of(&merged[i], key)
+                .and_then(|kv| merged.iter().position(|o| key_of(o, key) == Some(kv)))
+        })
+        .collect();
+    let patch_keys: Vec<Option<Json>> = patch_items
+        .iter()
+        .map(|p| key_of(p, key).cloned())
+        .collect();
+    for p in patch_items {
+        let kv = key_of(&p, key);
         let found = kv.and_then(|kv| merged.iter().position(|o| key_of(o, key) == Some(kv)));
         match (found, p) {
             (Some(i), Json::Object(pm)) => {
-                let om = match &merged[i] {
-                    Json::Object(m) => m.clone(),
+                let om = match std::mem::take(&mut merged[i]) {
+                    Json::Object(m) => m,
                     _ => Map::new(),
                 };
-                merged[i] = Json::Object(merge_map(om, pm, path)?);
+                merged[i] = Json::Object(merge_map(om, pm, Some(path))?);
             }
-            _ => merged.push(strip_directives(p)),
+            (_, p) => {
+                merged.push(strip_directives(p));
+                // A new element's key is not in the list before the merge.
+                server_index.push(None);
+            }
         }
     }
-    // Partition into items named by the patch (in patch order) and server-only items.
-    let in_patch = |item: &Json| {
-        patch_items
-            .iter()
-            .any(|p| key_of(p, key).is_some() && key_of(p, key) == key_of(item, key))
-    };
-    let mut from_patch: Vec<Json> = merged.iter().filter(|i| in_patch(i)).cloned().collect();
-    from_patch.sort_by_key(|item| {
-        patch_items
-            .iter()
-            .position(|p| key_of(p, key) == key_of(item, key))
-            .unwrap_or(usize::MAX)
-    });
-    let server_only: Vec<Json> = merged.iter().filter(|i| !in_patch(i)).cloned().collect();
-    let index_in_server = |item: &Json| {
-        original_after_delete
-            .iter()
-            .position(|o| key_of(o, key).is_some() && key_of(o, key) == key_of(item, key))
-    };
-    let mut out = Vec::with_capacity(from_patch.len() + server_only.len());
-    let (mut i, mut j) = (0, 0);
-    while i < server_only.len() || j < from_patch.len() {
-        if i >= server_only.len() {
-            out.push(from_patch[j].clone());
-            j += 1;
-        } else if j >= from_patch.len() {
-            out.push(server_only[i].clone());
-            i += 1;
+    // Partition into items named by the patch (in patch order) and server-only items, then
+    // interleave them as `mergeSortedSlice` does.
+    let mut from_patch: Vec<Placed> = Vec::new();
+    let mut server_only: Vec<Placed> = Vec::new();
+    for (item, server_index) in merged.into_iter().zip(server_index) {
+        let kv = key_of(&item, key);
+        let patch_index =
+            kv.and_then(|kv| patch_keys.iter().position(|pk| pk.as_ref() == Some(kv)));
+        let placed = Placed {
+            item,
+            server_index,
+            patch_index,
+        };
+        if patch_index.is_some() {
+            from_patch.push(placed);
         } else {
-            let take_left = match (
-                index_in_server(&server_only[i]),
-                index_in_server(&from_patch[j]),
-            ) {
+            server_only.push(placed);
+        }
+    }
+    from_patch.sort_by_key(|p| p.patch_index.unwrap_or(usize::MAX));
+    let mut out = Vec::with_capacity(from_patch.len() + server_only.len());
+    let mut left = server_only.into_iter().peekable();
+    let mut right = from_patch.into_iter().peekable();
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(l), Some(r)) => match (l.server_index, r.server_index) {
                 (Some(li), Some(ri)) => li < ri,
                 _ => false,
-            };
-            if take_left {
-                out.push(server_only[i].clone());
-                i += 1;
-            } else {
-                out.push(from_patch[j].clone());
-                j += 1;
-            }
+            },
+        };
+        let next = if take_left { left.next() } else { right.next() };
+        if let Some(p) = next {
+            out.push(p.item);
         }
     }
     Ok(out)

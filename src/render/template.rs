@@ -15,7 +15,8 @@ use gotmpl::parse::{BranchNode, Expr, ListNode, Node, Parser, PipeNode};
 use gotmpl::{Template, TemplateError, Value};
 use serde_json::Value as Json;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Per-execution context the template functions may read.
 #[derive(Default)]
@@ -24,9 +25,78 @@ pub(crate) struct RenderState {
     /// `Some`: the `env` function reads only this map; `None`: the process environment.
     pub env: Option<BTreeMap<String, String>>,
     /// The effective ProxyConfig (protojson form) for `protoToJSON .ProxyConfig`.
-    pub proxy_config: Json,
+    pub proxy_config: Arc<Json>,
     /// Address of the `.ProxyConfig` map in the data.
     pub proxy_config_addr: usize,
+    /// The injector's configuration-only results, when the caller has them.
+    pub shared: Option<Arc<SharedResults>>,
+}
+
+/// Function results that depend only on an injector's configuration, computed at most once
+/// per injector and shared by all its renders (`toYaml` of a `.Values` subtree and
+/// `protoToJSON` of the mesh's default ProxyConfig cost a tenth of a render otherwise).
+pub(crate) struct SharedResults {
+    /// The mesh's default ProxyConfig (protojson).
+    default_proxy_config: Arc<Json>,
+    /// `protoToJSON` of `default_proxy_config`.
+    default_proxy_json: OnceLock<Arc<str>>,
+    /// Addresses of the maps inside the injector's `.Values`: they live as long as the
+    /// injector, so an address names one immutable map (no reuse after a free).
+    values_maps: HashSet<usize>,
+    /// `toYaml` of those maps, by address.
+    yaml: Mutex<HashMap<usize, Arc<str>>>,
+}
+
+impl SharedResults {
+    /// `values` must be owned by the injector for as long as this lives.
+    pub(crate) fn new(default_proxy_config: Arc<Json>, values: &Value) -> Self {
+        fn walk(v: &Value, out: &mut HashSet<usize>) {
+            match v {
+                Value::Map(m) => {
+                    out.insert(map_addr(m));
+                    for child in m.values() {
+                        walk(child, out);
+                    }
+                }
+                Value::List(items) => {
+                    for child in items.iter() {
+                        walk(child, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut values_maps = HashSet::new();
+        walk(values, &mut values_maps);
+        Self {
+            default_proxy_config,
+            default_proxy_json: OnceLock::new(),
+            values_maps,
+            yaml: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `protoToJSON` of `pc` when it is the default ProxyConfig.
+    pub(crate) fn proxy_json(&self, pc: &Arc<Json>) -> Option<Arc<str>> {
+        Arc::ptr_eq(pc, &self.default_proxy_config).then(|| {
+            Arc::clone(self.default_proxy_json.get_or_init(|| {
+                Arc::from(super::config::proto_to_json(&self.default_proxy_config))
+            }))
+        })
+    }
+
+    /// `toYaml` of `v` if it is one of the injector's `.Values` maps, computed with `f` once.
+    pub(crate) fn values_yaml(&self, v: &Value, f: impl FnOnce() -> String) -> Option<Arc<str>> {
+        let Value::Map(m) = v else { return None };
+        let addr = map_addr(m);
+        if !self.values_maps.contains(&addr) {
+            return None;
+        }
+        let mut cache = self.yaml.lock().ok()?;
+        Some(Arc::clone(
+            cache.entry(addr).or_insert_with(|| Arc::from(f())),
+        ))
+    }
 }
 
 thread_local! {
@@ -118,7 +188,8 @@ impl CompiledTemplate {
         data: &Value,
         maps: StringMaps,
         env: Option<BTreeMap<String, String>>,
-        proxy_config: Json,
+        proxy_config: Arc<Json>,
+        shared: Option<Arc<SharedResults>>,
     ) -> Result<String, RenderError> {
         let proxy_config_addr = match data.field("ProxyConfig") {
             Some(Value::Map(m)) => map_addr(m),
@@ -130,6 +201,7 @@ impl CompiledTemplate {
                 env,
                 proxy_config,
                 proxy_config_addr,
+                shared,
             });
         });
         let _guard = StateGuard;
@@ -260,7 +332,7 @@ mod tests {
         };
         let mut reg = StringMaps::default();
         let v = k8s_value(&data, &mut reg);
-        t.execute(&v, reg, Some(BTreeMap::new()), Json::Null)
+        t.execute(&v, reg, Some(BTreeMap::new()), Arc::new(Json::Null), None)
             .unwrap_or_else(|e| format!("exec error: {e}"))
     }
 
@@ -290,7 +362,8 @@ mod tests {
             &data,
             StringMaps::default(),
             Some(BTreeMap::new()),
-            Json::Null,
+            Arc::new(Json::Null),
+            None,
         );
         assert_eq!(
             out.ok().as_deref(),
@@ -302,10 +375,40 @@ mod tests {
     fn left_trimmed_comments_keep_the_following_newline() {
         let t = CompiledTemplate::parse("t", "- x\n  {{- /* c */}}\n  b: 1\n{{- /* d */ -}}\n e");
         let out = t.ok().map(|t| {
-            t.execute(&Value::Nil, StringMaps::default(), None, Json::Null)
-                .ok()
+            t.execute(
+                &Value::Nil,
+                StringMaps::default(),
+                None,
+                Arc::new(Json::Null),
+                None,
+            )
+            .ok()
         });
         assert_eq!(out, Some(Some("- x\n  b: 1e".to_string())));
+    }
+
+    #[test]
+    fn shared_results_serve_only_the_injectors_own_values_and_default_proxy_config() {
+        let values = plain_value(&json!({"a": {"b": 1}}), true);
+        let pc = Arc::new(json!({"concurrency": 2}));
+        let sh = SharedResults::new(Arc::clone(&pc), &values);
+        let inner = values.field("a").cloned().unwrap_or(Value::Nil);
+        let first = sh.values_yaml(&inner, || "x".into());
+        let second = sh.values_yaml(&inner, || "y".into());
+        assert_eq!(
+            (first.as_deref(), second.as_deref()),
+            (Some("x"), Some("x"))
+        );
+        let lookalike = plain_value(&json!({"b": 1}), true);
+        assert!(sh.values_yaml(&lookalike, || "z".into()).is_none());
+        assert!(
+            sh.proxy_json(&Arc::new(json!({"concurrency": 2})))
+                .is_none()
+        );
+        assert_eq!(
+            sh.proxy_json(&pc).as_deref(),
+            Some(crate::render::config::proto_to_json(&pc).as_str())
+        );
     }
 
     #[test]

@@ -9,43 +9,53 @@
 use serde_json::{Map, Value as Json};
 
 /// Free-form `map[string]string`/`map[string]Quantity` fields: their keys are data, and their
-/// empty-string values are kept.
-const FREE_FORM_MAPS: &[&str] = &[
-    "labels",
-    "annotations",
-    "nodeSelector",
-    "matchLabels",
-    "limits",
-    "requests",
-    "overhead",
-    "data",
-    "binaryData",
-    "volumeAttributes",
-    "parameters",
-];
+/// empty-string values are kept. (A `match`, not a slice search: this runs for every node of
+/// every normalised pod.)
+fn is_free_form_map(key: &str) -> bool {
+    matches!(
+        key,
+        "labels"
+            | "annotations"
+            | "nodeSelector"
+            | "matchLabels"
+            | "limits"
+            | "requests"
+            | "overhead"
+            | "data"
+            | "binaryData"
+            | "volumeAttributes"
+            | "parameters"
+    )
+}
 
 /// Non-pointer int32 fields with `omitempty`: a zero disappears.
-const OMITEMPTY_INTS: &[&str] = &[
-    "initialDelaySeconds",
-    "timeoutSeconds",
-    "periodSeconds",
-    "successThreshold",
-    "failureThreshold",
-    "hostPort",
-    "minReadySeconds",
-];
+fn is_omitempty_int(key: &str) -> bool {
+    matches!(
+        key,
+        "initialDelaySeconds"
+            | "timeoutSeconds"
+            | "periodSeconds"
+            | "successThreshold"
+            | "failureThreshold"
+            | "hostPort"
+            | "minReadySeconds"
+    )
+}
 
 /// Non-pointer bool fields with `omitempty`: `false` disappears.
-const OMITEMPTY_BOOLS: &[&str] = &[
-    "readOnly",
-    "stdin",
-    "stdinOnce",
-    "tty",
-    "hostNetwork",
-    "hostPID",
-    "hostIPC",
-    "paused",
-];
+fn is_omitempty_bool(key: &str) -> bool {
+    matches!(
+        key,
+        "readOnly"
+            | "stdin"
+            | "stdinOnce"
+            | "tty"
+            | "hostNetwork"
+            | "hostPID"
+            | "hostIPC"
+            | "paused"
+    )
+}
 
 /// Normalises a value as Go's typed encode would (see the module doc). `key` is the field
 /// name under which `v` sits ("" at the root).
@@ -56,7 +66,7 @@ pub(crate) fn normalize(v: &mut Json) {
 fn normalize_in(v: &mut Json, key: &str) {
     match v {
         Json::Object(m) => {
-            if FREE_FORM_MAPS.contains(&key) {
+            if is_free_form_map(key) {
                 m.retain(|_, val| !val.is_null());
                 if key == "limits" || key == "requests" || key == "overhead" {
                     for val in m.values_mut() {
@@ -66,27 +76,26 @@ fn normalize_in(v: &mut Json, key: &str) {
                 return;
             }
             m.retain(|k, _| !k.starts_with('$'));
-            let keys: Vec<String> = m.keys().cloned().collect();
-            for k in keys {
-                let drop = match m.get_mut(&k) {
-                    Some(child) => {
-                        normalize_in(child, &k);
-                        match child {
-                            Json::Null => true,
-                            Json::String(s) => s.is_empty(),
-                            Json::Array(a) => a.is_empty(),
-                            Json::Object(o) => o.is_empty() && FREE_FORM_MAPS.contains(&k.as_str()),
-                            Json::Number(n) => {
-                                OMITEMPTY_INTS.contains(&k.as_str()) && n.as_f64() == Some(0.0)
-                            }
-                            Json::Bool(b) => !*b && OMITEMPTY_BOOLS.contains(&k.as_str()),
-                        }
-                    }
-                    None => false,
+            // Normalise every child, then drop the empty ones one by one with the map's own
+            // `remove` (a swap-remove under `preserve_order`), in key order: the resulting key
+            // order is observable in JSON output, so it must not change.
+            let mut dropped: Vec<String> = Vec::new();
+            for (k, child) in m.iter_mut() {
+                normalize_in(child, k);
+                let drop = match child {
+                    Json::Null => true,
+                    Json::String(s) => s.is_empty(),
+                    Json::Array(a) => a.is_empty(),
+                    Json::Object(o) => o.is_empty() && is_free_form_map(k),
+                    Json::Number(n) => is_omitempty_int(k) && n.as_f64() == Some(0.0),
+                    Json::Bool(b) => !*b && is_omitempty_bool(k),
                 };
                 if drop {
-                    m.remove(&k);
+                    dropped.push(k.clone());
                 }
+            }
+            for k in &dropped {
+                m.remove(k);
             }
             if key == "resourceFieldRef" {
                 match m.get_mut("divisor") {
