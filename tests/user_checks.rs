@@ -228,3 +228,49 @@ fn a_config_file_lists_the_same_checks() {
         .success()
         .stdout(contains("jobs-not-injected"));
 }
+
+#[test]
+fn user_checks_are_sarif_rules_and_results_in_preflight() {
+    let out = meshdoctor()
+        .args([
+            "preflight",
+            "-f",
+            "fixtures/user-checks/state.yaml",
+            "--offline",
+            "--checks-dir",
+            "examples/checks",
+            "-o",
+            "sarif",
+            "--fail-on",
+            "never",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sarif: Value = serde_json::from_slice(&out.stdout).expect("sarif");
+    let run = &sarif["runs"][0];
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    for id in [
+        "prod-must-be-injected",
+        "jobs-not-injected",
+        "cronjobs-not-injected",
+    ] {
+        assert!(rules.contains(&id), "{id} is not a SARIF rule: {rules:?}");
+    }
+    assert!(
+        run["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .any(|r| r["ruleId"] == "prod-must-be-injected")
+    );
+}

@@ -344,6 +344,12 @@ pub struct PreflightArgs {
     /// yaml). Repeatable. The manifests are laid over it.
     #[arg(long = "from", value_name = "PATH")]
     pub from: Vec<PathBuf>,
+    /// Also run the user-defined checks in this directory's YAML files (docs/user-checks.md).
+    #[arg(long, value_name = "DIR")]
+    pub checks_dir: Option<PathBuf>,
+    /// A meshdoctor config file whose `checks:` list names more user-defined checks.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Do not read a live cluster for context: use --from and the manifests only.
     #[arg(long)]
     pub offline: bool,

@@ -42,7 +42,12 @@ pub fn run(global: &GlobalArgs, args: &PreflightArgs) -> Result<(), Failure> {
         cert_warn_days: args.cert_expiry_days,
         engine: super::common::engine_options(global)?,
     };
-    let report = evaluate(context, &settings, &crate::checks::builtin()).map_err(|e| match e {
+    let checks = crate::check::user::catalog(&super::config::check_sources(
+        args.checks_dir.as_deref(),
+        args.config.as_deref(),
+    )?)
+    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let report = evaluate(context, &settings, &checks).map_err(|e| match e {
         PreflightError::Input(e) => Failure::Input(e),
         PreflightError::Usage(m) => Failure::Usage(m),
     })?;
