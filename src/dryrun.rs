@@ -126,14 +126,7 @@ pub async fn metadata_name_label(conn: &Connection) -> MetadataNameLabel {
 }
 
 fn metadata_name_label_for(major: &str, minor: &str) -> MetadataNameLabel {
-    let number = |s: &str| -> Option<u32> {
-        let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
-    };
-    match (number(major), number(minor)) {
-        (Some(1), Some(minor)) if minor < 21 => MetadataNameLabel::Absent,
-        _ => MetadataNameLabel::Set,
-    }
+    MetadataNameLabel::for_server_version(major, minor)
 }
 // ---------------------------------------------------------------------------------------------
 

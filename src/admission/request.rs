@@ -198,6 +198,21 @@ pub enum MetadataNameLabel {
     Absent,
 }
 
+impl MetadataNameLabel {
+    /// What an API server of this version (`GET /version` major and minor, e.g. "1", "20+")
+    /// does: 1.21 and later set the label; unknown versions are assumed recent.
+    pub fn for_server_version(major: &str, minor: &str) -> MetadataNameLabel {
+        let number = |s: &str| -> Option<u32> {
+            let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        };
+        match (number(major), number(minor)) {
+            (Some(1), Some(minor)) if minor < 21 => MetadataNameLabel::Absent,
+            _ => MetadataNameLabel::Set,
+        }
+    }
+}
+
 /// The labels the API server matches a namespaceSelector against for namespace `ns_name`:
 /// with [`MetadataNameLabel::Set`], `kubernetes.io/metadata.name=<ns_name>` is added, and a
 /// different user-supplied value is overwritten (defaulting runs on every read). Borrowed

@@ -18,8 +18,9 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
         all_namespaces: args.all_namespaces,
     };
     let loaded = super::common::load_state(&args.source, wants)?;
+    let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;
-    let engine = Engine::new(&state, super::common::engine_options(global)?);
+    let engine = Engine::new(&state, options);
     let namespace = (!args.all_namespaces).then_some(loaded.namespace);
     let opts = RunOptions {
         namespace,

@@ -31,6 +31,9 @@ pub enum Wants {
 pub struct Loaded {
     pub state: ClusterState,
     pub namespace: String,
+    /// Live only: whether the cluster's API server labels namespaces with
+    /// kubernetes.io/metadata.name (from `GET /version`; 1.20 does not).
+    pub metadata_name_label: Option<MetadataNameLabel>,
 }
 
 /// Reads the state from `--from` files, or from the cluster when there are none.
@@ -49,6 +52,7 @@ pub fn load_state(source: &SourceArgs, wants: Wants) -> Result<Loaded, Failure> 
     Ok(Loaded {
         state: load_paths(&source.from, &opts)?,
         namespace,
+        metadata_name_label: None,
     })
 }
 
@@ -87,7 +91,20 @@ fn load_live(source: &SourceArgs, wants: Wants) -> Result<Loaded, Failure> {
             },
         };
         let state = cluster.read(&plan).await?;
-        Ok::<_, LiveError>(Loaded { state, namespace })
+        // One more read: the server's version decides whether namespaces carry
+        // kubernetes.io/metadata.name (1.21+). Unknown versions are assumed recent.
+        let metadata_name_label = match cluster.client().apiserver_version().await {
+            Ok(info) => Some(MetadataNameLabel::for_server_version(
+                &info.major,
+                &info.minor,
+            )),
+            Err(_) => None,
+        };
+        Ok::<_, LiveError>(Loaded {
+            state,
+            namespace,
+            metadata_name_label,
+        })
     });
     // Idle keep-alive connections must not hold the process open.
     runtime.shutdown_background();
@@ -166,4 +183,14 @@ pub fn trim_table(text: &str) -> String {
         .map(str::trim_end)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Engine options for a loaded state: the flags, and for a live cluster older than 1.21 no
+/// kubernetes.io/metadata.name label on namespaces (its API server does not add one).
+pub fn engine_options_for(global: &GlobalArgs, loaded: &Loaded) -> Result<EngineOptions, Failure> {
+    let mut opts = engine_options(global)?;
+    if loaded.metadata_name_label == Some(MetadataNameLabel::Absent) {
+        opts.metadata_name_label = MetadataNameLabel::Absent;
+    }
+    Ok(opts)
 }

@@ -64,8 +64,9 @@ fn explain_one(
             name: name.clone(),
         },
     )?;
+    let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;
-    let engine = Engine::new(&state, super::common::engine_options(global)?);
+    let engine = Engine::new(&state, options);
     let subject = resolve(&state, kind, &loaded.namespace, &name)?;
     let decision = engine.explain(&subject);
     let mutation = if show.pod || show.patch {
@@ -131,8 +132,9 @@ fn summary(
         all_namespaces,
     };
     let loaded = super::common::load_state(source, wants)?;
+    let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;
-    let engine = Engine::new(&state, super::common::engine_options(global)?);
+    let engine = Engine::new(&state, options);
     let scope = (!all_namespaces).then_some(loaded.namespace.as_str());
     let lines: Vec<VerdictLine> = all_subjects(&state, scope)
         .iter()
