@@ -3,7 +3,7 @@
 //! namespace. Keeps the workload's own metadata too, because an inject annotation placed there
 //! is ignored by every injector and users keep putting it there.
 
-use k8s_openapi::api::core::v1::PodSpec;
+use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::decision::TargetRef;
@@ -76,101 +76,43 @@ pub fn resolve<'a>(
     };
     let ns = Some(namespace);
     match kind {
-        Kind::Pod => state
-            .pods
-            .get(ns, name)
-            .map(|p| {
-                pod_subject(
-                    p.obj.metadata.namespace.as_deref().unwrap_or(namespace),
-                    &p.obj.metadata,
-                    p.obj.spec.as_ref(),
-                    &p.origin,
-                )
-            })
-            .ok_or_else(not_found),
-        Kind::Deployment => state
-            .deployments
-            .get(ns, name)
-            .map(|d| {
-                template_subject(
-                    kind,
-                    &d.obj.metadata,
-                    d.obj.spec.template.metadata.as_ref(),
-                    d.obj.spec.template.spec.as_ref(),
-                    &d.origin,
-                )
-            })
-            .ok_or_else(not_found),
-        Kind::StatefulSet => state
-            .statefulsets
-            .get(ns, name)
-            .map(|d| {
-                template_subject(
-                    kind,
-                    &d.obj.metadata,
-                    d.obj.spec.template.metadata.as_ref(),
-                    d.obj.spec.template.spec.as_ref(),
-                    &d.origin,
-                )
-            })
-            .ok_or_else(not_found),
-        Kind::DaemonSet => state
-            .daemonsets
-            .get(ns, name)
-            .map(|d| {
-                template_subject(
-                    kind,
-                    &d.obj.metadata,
-                    d.obj.spec.template.metadata.as_ref(),
-                    d.obj.spec.template.spec.as_ref(),
-                    &d.origin,
-                )
-            })
-            .ok_or_else(not_found),
-        Kind::ReplicaSet => state
-            .replicasets
-            .get(ns, name)
-            .map(|d| {
-                let t = d.obj.spec.template.as_ref();
-                template_subject(
-                    kind,
-                    &d.obj.metadata,
-                    t.and_then(|t| t.metadata.as_ref()),
-                    t.and_then(|t| t.spec.as_ref()),
-                    &d.origin,
-                )
-            })
-            .ok_or_else(not_found),
-        Kind::Job => state
-            .jobs
-            .get(ns, name)
-            .map(|d| {
-                let t = d.obj.spec.as_ref().map(|s| &s.template);
-                template_subject(
-                    kind,
-                    &d.obj.metadata,
-                    t.and_then(|t| t.metadata.as_ref()),
-                    t.and_then(|t| t.spec.as_ref()),
-                    &d.origin,
-                )
-            })
-            .ok_or_else(not_found),
-        Kind::CronJob => state
-            .cronjobs
-            .get(ns, name)
-            .map(|d| {
-                let t = d.obj.spec.job_template.spec.as_ref().map(|s| &s.template);
-                template_subject(
-                    kind,
-                    &d.obj.metadata,
-                    t.and_then(|t| t.metadata.as_ref()),
-                    t.and_then(|t| t.spec.as_ref()),
-                    &d.origin,
-                )
-            })
-            .ok_or_else(not_found),
-        other => Err(TargetError::NotAWorkload(other.name().to_ascii_lowercase())),
+        Kind::Pod => state.pods.get(ns, name).map(|p| {
+            pod_subject(
+                p.obj.metadata.namespace.as_deref().unwrap_or(namespace),
+                &p.obj.metadata,
+                p.obj.spec.as_ref(),
+                &p.origin,
+            )
+        }),
+        // Workloads differ only in where their pod template lives.
+        Kind::Deployment => state.deployments.get(ns, name).map(|d| {
+            template_subject(kind, &d.obj.metadata, Some(&d.obj.spec.template), &d.origin)
+        }),
+        Kind::StatefulSet => state.statefulsets.get(ns, name).map(|d| {
+            template_subject(kind, &d.obj.metadata, Some(&d.obj.spec.template), &d.origin)
+        }),
+        Kind::DaemonSet => state.daemonsets.get(ns, name).map(|d| {
+            template_subject(kind, &d.obj.metadata, Some(&d.obj.spec.template), &d.origin)
+        }),
+        Kind::ReplicaSet => state.replicasets.get(ns, name).map(|d| {
+            template_subject(
+                kind,
+                &d.obj.metadata,
+                d.obj.spec.template.as_ref(),
+                &d.origin,
+            )
+        }),
+        Kind::Job => state.jobs.get(ns, name).map(|d| {
+            let t = d.obj.spec.as_ref().map(|s| &s.template);
+            template_subject(kind, &d.obj.metadata, t, &d.origin)
+        }),
+        Kind::CronJob => state.cronjobs.get(ns, name).map(|d| {
+            let t = d.obj.spec.job_template.spec.as_ref().map(|s| &s.template);
+            template_subject(kind, &d.obj.metadata, t, &d.origin)
+        }),
+        other => return Err(TargetError::NotAWorkload(other.name().to_ascii_lowercase())),
     }
+    .ok_or_else(not_found)
 }
 
 fn pod_subject<'a>(
@@ -196,10 +138,11 @@ fn pod_subject<'a>(
 fn template_subject<'a>(
     kind: Kind,
     workload: &'a ObjectMeta,
-    template_meta: Option<&'a ObjectMeta>,
-    spec: Option<&'a PodSpec>,
+    template: Option<&'a PodTemplateSpec>,
     origin: &Origin,
 ) -> PodSubject<'a> {
+    let template_meta = template.and_then(|t| t.metadata.as_ref());
+    let spec = template.and_then(|t| t.spec.as_ref());
     let namespace = workload
         .namespace
         .clone()
