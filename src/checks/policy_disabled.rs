@@ -7,8 +7,8 @@ use crate::mesh::istio::config::Policy;
 use crate::mesh::istio::version::InjectRules;
 
 use super::support::{
-    MetaChange, Section, auto_inject_command, change_command, has_istio, name_list,
-    not_injected_by_policy, revision_is_served,
+    MetaChange, Section, auto_inject_command, change_command, name_list, not_injected_by_policy,
+    served_injector_settings,
 };
 use super::util::{ISTIO_INJECT, subject_name};
 
@@ -21,21 +21,7 @@ impl Check for PolicyDisabled {
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
         let engine = ctx.engine;
-        if !has_istio(engine) {
-            return Err(Skip("no Istio injection webhook in the input".to_owned()));
-        }
-        let served: Vec<_> = engine
-            .istio
-            .revisions
-            .values()
-            .filter(|s| revision_is_served(engine, &s.revision))
-            .collect();
-        if !served.is_empty() && served.iter().all(|s| s.configmap.is_none()) {
-            return Err(Skip(
-                "no istio-sidecar-injector ConfigMap for any served Istio revision in the input"
-                    .to_owned(),
-            ));
-        }
+        let served = served_injector_settings(engine)?;
         for settings in served {
             if settings.policy != Policy::Disabled || settings.configmap.is_none() {
                 continue;

@@ -8,7 +8,7 @@ use crate::trace::StepResult;
 use crate::workload::PodSubject;
 
 use super::support::{
-    auto_inject_command, has_istio, name_list, not_injected_by_policy, revision_is_served,
+    auto_inject_command, name_list, not_injected_by_policy, served_injector_settings,
 };
 use super::util::{ISTIO_INJECT, subject_name};
 
@@ -43,21 +43,7 @@ impl Check for PolicyInvalid {
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
         let engine = ctx.engine;
-        if !has_istio(engine) {
-            return Err(Skip("no Istio injection webhook in the input".to_owned()));
-        }
-        let served: Vec<_> = engine
-            .istio
-            .revisions
-            .values()
-            .filter(|s| revision_is_served(engine, &s.revision))
-            .collect();
-        if !served.is_empty() && served.iter().all(|s| s.configmap.is_none()) {
-            return Err(Skip(
-                "no istio-sidecar-injector ConfigMap for any served Istio revision in the input"
-                    .to_owned(),
-            ));
-        }
+        let served = served_injector_settings(engine)?;
         for settings in served {
             let Policy::Illegal(value) = &settings.policy else {
                 continue;

@@ -326,6 +326,31 @@ pub fn get<'a>(map: Option<&'a BTreeMap<String, String>>, key: &str) -> Option<&
     map.and_then(|m| m.get(key)).map(String::as_str)
 }
 
+/// The injector settings of every Istio revision some active webhook serves, for the checks
+/// that read the injector policy. Skips when there is no Istio webhook, or when no served
+/// revision's injector ConfigMap is in the input (the policy is then unknown, not fine).
+pub(crate) fn served_injector_settings<'e>(
+    engine: &'e Engine<'_>,
+) -> Result<Vec<&'e InjectorSettings>, crate::check::Skip> {
+    use crate::check::Skip;
+    if !has_istio(engine) {
+        return Err(Skip("no Istio injection webhook in the input".to_owned()));
+    }
+    let served: Vec<&InjectorSettings> = engine
+        .istio
+        .revisions
+        .values()
+        .filter(|s| revision_is_served(engine, &s.revision))
+        .collect();
+    if !served.is_empty() && served.iter().all(|s| s.configmap.is_none()) {
+        return Err(Skip(
+            "no istio-sidecar-injector ConfigMap for any served Istio revision in the input"
+                .to_owned(),
+        ));
+    }
+    Ok(served)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
