@@ -5,6 +5,7 @@
 //! (see `docs/architecture.md`). The binaries are thin wrappers around the `cli` module.
 
 pub mod admission;
+pub mod allocator;
 pub mod check;
 pub mod checks;
 pub mod cli;
@@ -21,5 +22,6 @@ pub mod report;
 pub mod selector;
 pub mod source;
 pub mod state;
+pub mod timings;
 pub mod trace;
 pub mod workload;

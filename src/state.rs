@@ -38,7 +38,10 @@ pub struct UnknownObject {
 #[derive(Debug, Clone)]
 pub struct Store<T> {
     items: Vec<Object<T>>,
-    index: HashMap<(String, String), usize>,
+    /// Namespace → name → position in `items`; nested so that a lookup borrows its key.
+    index: HashMap<String, HashMap<String, usize>>,
+    /// Whether `items` is in (namespace, name) order, so a namespace is a contiguous range.
+    sorted: bool,
 }
 
 impl<T> Default for Store<T> {
@@ -46,6 +49,7 @@ impl<T> Default for Store<T> {
         Store {
             items: Vec::new(),
             index: HashMap::new(),
+            sorted: true,
         }
     }
 }
@@ -54,34 +58,54 @@ impl<T: k8s_openapi::Metadata<Ty = ObjectMeta>> Store<T> {
     /// Adds an object; a later object with the same namespace and name replaces the earlier one
     /// (as a later `kubectl apply` would), keeping the first one's position.
     pub fn insert(&mut self, obj: T, origin: Origin) {
-        let key = key_of(obj.metadata());
-        match self.index.get(&key) {
-            Some(&i) => self.items[i] = Object { obj, origin },
+        let (namespace, name) = key_of(obj.metadata());
+        let slot = self
+            .index
+            .entry(namespace)
+            .or_default()
+            .entry(name)
+            .or_insert(self.items.len());
+        match self.items.get_mut(*slot) {
+            Some(existing) => *existing = Object { obj, origin },
             None => {
-                self.index.insert(key, self.items.len());
+                self.sorted = false;
                 self.items.push(Object { obj, origin });
             }
         }
     }
 
     pub fn get(&self, namespace: Option<&str>, name: &str) -> Option<&Object<T>> {
-        let key = (namespace.unwrap_or("").to_owned(), name.to_owned());
-        self.index.get(&key).map(|&i| &self.items[i])
+        let i = *self.index.get(namespace.unwrap_or(""))?.get(name)?;
+        self.items.get(i)
     }
 
     pub fn iter(&self) -> std::slice::Iter<'_, Object<T>> {
         self.items.iter()
     }
 
-    /// Objects in one namespace (`None` = all namespaces).
+    /// Objects in one namespace (`None` = all namespaces). Once sorted, a namespace is found by
+    /// binary search rather than a scan: checks ask per namespace, and a large cluster has
+    /// hundreds of namespaces.
     pub fn in_namespace<'a>(
         &'a self,
         namespace: Option<&'a str>,
     ) -> impl Iterator<Item = &'a Object<T>> + 'a {
-        self.items.iter().filter(move |o| match namespace {
-            None => true,
-            Some(ns) => o.obj.metadata().namespace.as_deref() == Some(ns),
-        })
+        let range = match namespace {
+            Some(ns) if self.sorted => {
+                let start = self.items.partition_point(|o| namespace_of(o) < ns);
+                let end = self.items.partition_point(|o| namespace_of(o) <= ns);
+                start..end
+            }
+            _ => 0..self.items.len(),
+        };
+        self.items
+            .get(range)
+            .unwrap_or_default()
+            .iter()
+            .filter(move |o| match namespace {
+                None => true,
+                Some(ns) => o.obj.metadata().namespace.as_deref() == Some(ns),
+            })
     }
 
     pub fn len(&self) -> usize {
@@ -91,18 +115,56 @@ impl<T: k8s_openapi::Metadata<Ty = ObjectMeta>> Store<T> {
     /// Orders the objects by namespace and name, as the API server lists them, so that what a
     /// check reports first does not depend on file order or on which LIST finished first.
     pub fn sort(&mut self) {
-        self.items.sort_by_key(|o| key_of(o.obj.metadata()));
-        self.index = self
-            .items
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (key_of(o.obj.metadata()), i))
-            .collect();
+        // Sort a permutation by borrowed keys, then move each object once: objects are large
+        // (a typed pod is kilobytes), and a 50,000-pod snapshot must not pay for a key clone
+        // per comparison or a merge sort's moves.
+        let mut order: Vec<usize> = (0..self.items.len()).collect();
+        if order.is_sorted_by(|&a, &b| self.sort_key(a) <= self.sort_key(b)) {
+            self.sorted = true;
+            return;
+        }
+        order.sort_by(|&a, &b| self.sort_key(a).cmp(&self.sort_key(b)));
+        self.sorted = true;
+        let mut slots: Vec<Option<Object<T>>> = self.items.drain(..).map(Some).collect();
+        self.items.extend(
+            order
+                .iter()
+                .filter_map(|&i| slots.get_mut(i).and_then(Option::take)),
+        );
+        for (i, o) in self.items.iter().enumerate() {
+            let meta = o.obj.metadata();
+            if let Some(slot) = self
+                .index
+                .get_mut(meta.namespace.as_deref().unwrap_or(""))
+                .and_then(|names| names.get_mut(meta.name.as_deref().unwrap_or("")))
+            {
+                *slot = i;
+            }
+        }
+    }
+
+    fn sort_key(&self, i: usize) -> (&str, &str) {
+        self.items.get(i).map_or(("", ""), |o| {
+            let meta = o.obj.metadata();
+            (
+                meta.namespace.as_deref().unwrap_or(""),
+                meta.name.as_deref().unwrap_or(""),
+            )
+        })
+    }
+
+    /// Makes room for `additional` more objects (a loader that knows how many are coming).
+    pub fn reserve(&mut self, additional: usize) {
+        self.items.reserve(additional);
     }
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
+}
+
+fn namespace_of<T: k8s_openapi::Metadata<Ty = ObjectMeta>>(o: &Object<T>) -> &str {
+    o.obj.metadata().namespace.as_deref().unwrap_or("")
 }
 
 fn key_of(meta: &ObjectMeta) -> (String, String) {
@@ -308,6 +370,30 @@ impl ClusterState {
     }
 
     /// Marks a kind as read (offline: the input was meant to contain it).
+    /// Makes room for `additional` more objects of `kind` (a loader that knows what is coming).
+    pub fn reserve(&mut self, kind: Kind, additional: usize) {
+        match kind {
+            Kind::Namespace => self.namespaces.reserve(additional),
+            Kind::Pod => self.pods.reserve(additional),
+            Kind::Deployment => self.deployments.reserve(additional),
+            Kind::StatefulSet => self.statefulsets.reserve(additional),
+            Kind::DaemonSet => self.daemonsets.reserve(additional),
+            Kind::ReplicaSet => self.replicasets.reserve(additional),
+            Kind::Job => self.jobs.reserve(additional),
+            Kind::CronJob => self.cronjobs.reserve(additional),
+            Kind::MutatingWebhookConfiguration => self.mutating_webhooks.reserve(additional),
+            Kind::ConfigMap => self.configmaps.reserve(additional),
+            Kind::Secret => self.secrets.reserve(additional),
+            Kind::Service => self.services.reserve(additional),
+            Kind::Endpoints => self.endpoints.reserve(additional),
+            Kind::EndpointSlice => self.endpoint_slices.reserve(additional),
+            Kind::Event => self.events.reserve(additional),
+            Kind::NetworkPolicy => self.network_policies.reserve(additional),
+            Kind::ResourceQuota => self.resource_quotas.reserve(additional),
+            Kind::LimitRange => self.limit_ranges.reserve(additional),
+        }
+    }
+
     pub fn mark_loaded(&mut self, kind: Kind) {
         self.loaded_kinds
             .entry(kind)

@@ -70,6 +70,7 @@ pub fn run_checks(
     }
 
     let namespace = opts.namespace.as_deref();
+    let mut timings = crate::timings::Timings::from_env();
     let subjects: Vec<_> = all_subjects(state, namespace)
         .into_iter()
         .map(|s| {
@@ -77,6 +78,7 @@ pub fn run_checks(
             (s, v)
         })
         .collect();
+    timings.phase("checks: subjects and verdicts");
     let ctx = CheckContext {
         state,
         engine,
@@ -112,7 +114,9 @@ pub fn run_checks(
             continue;
         }
         let mut found = Vec::new();
-        match check.run(&ctx, &mut found) {
+        let result = check.run(&ctx, &mut found);
+        timings.phase(&format!("check {}", d.id));
+        match result {
             Ok(()) => report.findings.extend(found),
             Err(Skip(reason)) => report.skipped.push(Skipped {
                 check: d.id.clone(),

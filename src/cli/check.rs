@@ -17,10 +17,13 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
         kinds: super::common::kinds_for_checks(&checks, &args.only, &args.skip),
         all_namespaces: args.all_namespaces,
     };
+    let mut timings = crate::timings::Timings::from_env();
     let loaded = super::common::load_state(&args.source, wants)?;
+    timings.phase("load");
     let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;
     let engine = Engine::new(&state, options);
+    timings.phase("engine");
     let namespace = (!args.all_namespaces).then_some(loaded.namespace);
     let opts = RunOptions {
         namespace,
@@ -31,12 +34,19 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
         preflight: None,
     };
     let report = run_checks(&state, &engine, &checks, &opts).map_err(Failure::Usage)?;
+    timings.phase("checks");
     let out = match args.output {
         CheckFormat::Table => report::check::table(&report, super::common::use_color(global)),
         CheckFormat::Json => report::to_json(&report),
         CheckFormat::Yaml => report::to_yaml(&report),
     };
     super::common::print(&out);
+    timings.phase("report");
+    // A large cluster's state is millions of allocations and the process is about to exit:
+    // let the OS take the memory back at once instead of freeing it piece by piece (about a
+    // tenth of the run for 50,000 pods).
+    std::mem::forget(engine);
+    std::mem::forget(state);
     let threshold = match args.fail_on {
         FailOn::Error => Some(Severity::Error),
         FailOn::Warning => Some(Severity::Warning),

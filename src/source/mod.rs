@@ -5,6 +5,7 @@ pub mod live;
 pub mod offline;
 pub mod positions;
 pub mod snapshot;
+mod typed;
 
 use std::fmt;
 

@@ -173,12 +173,50 @@ fn load_file(
     sink: &mut Sink<'_>,
 ) -> Result<(), InputError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| InputError::new(&shown, io_reason(&e)))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let line = line_of_offset(&e.as_bytes()[..e.utf8_error().valid_up_to()]);
+    let contents = FileContents::open(path).map_err(|e| InputError::new(&shown, io_reason(&e)))?;
+    let bytes = contents.bytes();
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = line_of_offset(bytes.get(..e.valid_up_to()).unwrap_or_default());
         InputError::new(format!("{shown}:{line}"), "not UTF-8 text (a binary file?)")
     })?;
-    load_text_into(state, &shown, &text, opts, sink)
+    load_text_into(state, &shown, text, opts, sink)
+}
+
+/// A file's bytes: read into memory, or mapped when large.
+enum FileContents {
+    Read(Vec<u8>),
+    Mapped(memmap2::Mmap),
+}
+
+impl FileContents {
+    /// Files at least this large are mapped: a snapshot of a large cluster is hundreds of
+    /// megabytes, and copying it into fresh memory costs a zeroed page per 4 KiB on top of the
+    /// copy (docs/scale.md).
+    const MAP_AT: u64 = 8 << 20;
+
+    fn open(path: &Path) -> std::io::Result<FileContents> {
+        let mut file = std::fs::File::open(path)?;
+        let meta = file.metadata()?;
+        if meta.is_file() && meta.len() >= Self::MAP_AT {
+            // SAFETY: a private, read-only map. Were another process to truncate the file
+            // while it is read, the read would fault (SIGBUS); rewriting a snapshot during a
+            // check is not supported, as with other tools that map their inputs.
+            let mapped = unsafe { memmap2::MmapOptions::new().populate().map(&file) };
+            if let Ok(map) = mapped {
+                return Ok(FileContents::Mapped(map));
+            }
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes)?;
+        Ok(FileContents::Read(bytes))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            FileContents::Read(bytes) => bytes,
+            FileContents::Mapped(map) => map,
+        }
+    }
 }
 
 /// Loads YAML or JSON text; `name` is how the input is shown in origins and errors.
@@ -284,25 +322,21 @@ impl Loader<'_> {
     }
 
     fn load_json(&mut self, text: &str) -> Result<(), InputError> {
+        let mut timings = crate::timings::Timings::from_env();
+        timings.phase("load: read");
         let trimmed = text.trim_start();
         if trimmed.starts_with('[') {
             // A bare JSON array of objects (e.g. `jq -s`).
             let items: Vec<&RawValue> =
                 serde_json::from_str(text).map_err(|e| self.json_error(&e))?;
-            for (i, item) in items.into_iter().enumerate() {
-                self.set_current(0, &format!("/{i}"));
-                self.load_json_object(text, item)?;
-            }
-            return Ok(());
+            return self.load_json_items(text, &items, "");
         }
         let head: JsonHead = serde_json::from_str(text).map_err(|e| self.json_error(&e))?;
+        timings.phase("load: split items");
         if is_list(head.api_version.as_deref(), head.kind.as_deref())
             || head.items.is_some() && head.kind.as_deref().is_some_and(|k| k.ends_with("List"))
         {
-            for (i, item) in head.items.unwrap_or_default().into_iter().enumerate() {
-                self.set_current(0, &format!("/items/{i}"));
-                self.load_json_object(text, item)?;
-            }
+            self.load_json_items(text, head.items.as_deref().unwrap_or_default(), "/items")?;
             if let Some(meta) = head.metadata
                 && let Ok(meta) = serde_json::from_str::<Value>(meta.get())
             {
@@ -312,8 +346,53 @@ impl Loader<'_> {
         } else {
             let raw: &RawValue = serde_json::from_str(text).map_err(|e| self.json_error(&e))?;
             self.set_current(0, "");
-            self.load_json_object(text, raw)
+            let line = item_lines(text, &[raw]).first().copied().unwrap_or(1);
+            self.load_json_object(raw, line)
         }
+    }
+
+    /// Loads the items of a JSON list (or bare array) whose pointer prefix is `prefix`.
+    /// Cluster state takes the typed fast path ([`super::typed`]); manifests, which need
+    /// position trees and lenient string maps, and any item the fast path declines, take the
+    /// general one.
+    fn load_json_items(
+        &mut self,
+        text: &str,
+        items: &[&RawValue],
+        prefix: &str,
+    ) -> Result<(), InputError> {
+        let mut timings = crate::timings::Timings::from_env();
+        if self.sink.is_some() || self.opts.lenient_string_maps {
+            for (i, (item, line)) in items.iter().zip(item_lines(text, items)).enumerate() {
+                self.set_current(0, &format!("{prefix}/{i}"));
+                self.load_json_object(item, line)?;
+            }
+            return Ok(());
+        }
+        let parsed = super::typed::parse_items(text, items, &self.opts.default_namespace);
+        timings.phase("load: typed items");
+        let mut counts = std::collections::BTreeMap::<Kind, usize>::new();
+        for (p, _) in &parsed {
+            if let super::typed::Parsed::Typed(obj) = p {
+                *counts.entry(obj.kind()).or_default() += 1;
+            }
+        }
+        for (kind, n) in counts {
+            self.state.reserve(kind, n);
+        }
+        for (i, ((parsed, line), item)) in parsed.into_iter().zip(items).enumerate() {
+            match parsed {
+                super::typed::Parsed::Typed(obj) => {
+                    obj.insert_into(self.state, Origin::file(&self.path, line));
+                }
+                super::typed::Parsed::General => {
+                    self.set_current(0, &format!("{prefix}/{i}"));
+                    self.load_json_object(item, line)?;
+                }
+            }
+        }
+        timings.phase("load: insert");
+        Ok(())
     }
 
     fn json_error(&self, e: &serde_json::Error) -> InputError {
@@ -326,9 +405,7 @@ impl Loader<'_> {
         )
     }
 
-    fn load_json_object(&mut self, text: &str, raw: &RawValue) -> Result<(), InputError> {
-        let offset = (raw.get().as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
-        let line = line_of_offset(text.as_bytes().get(..offset).unwrap_or_default());
+    fn load_json_object(&mut self, raw: &RawValue, line: u32) -> Result<(), InputError> {
         let head: JsonHead = serde_json::from_str(raw.get()).map_err(|e| {
             InputError::new(
                 self.at(line),
@@ -391,7 +468,7 @@ impl Loader<'_> {
         if value.is_null() {
             return Ok(());
         }
-        let Value::Object(map) = value else {
+        let Value::Object(mut map) = value else {
             return Err(InputError::new(
                 self.at(line),
                 "document is not a mapping (expected a Kubernetes object)",
@@ -403,8 +480,9 @@ impl Loader<'_> {
             .map(str::to_owned);
         let kind = map.get("kind").and_then(Value::as_str).map(str::to_owned);
         if is_list(api_version.as_deref(), kind.as_deref()) {
-            let items = match map.get("items") {
-                Some(Value::Array(items)) => items.clone(),
+            // Taken, not cloned: a large cluster's list is most of the document.
+            let items = match map.remove("items") {
+                Some(Value::Array(items)) => items,
                 None | Some(Value::Null) => Vec::new(),
                 Some(_) => {
                     return Err(InputError::new(
@@ -547,6 +625,12 @@ impl Loader<'_> {
         if self.opts.lenient_string_maps {
             let tree = self.current.as_ref().map(|(n, _)| n);
             coerce_string_maps(&mut v, &mut String::new(), tree, false);
+        }
+        if self.sink.is_none()
+            && let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            // Cluster state: never read, and the largest part of many objects (as live mode).
+            meta.remove("managedFields");
         }
         let name = v
             .pointer("/metadata/name")
@@ -744,6 +828,28 @@ fn api_group(api_version: &str) -> &str {
 fn line_of_offset(prefix: &[u8]) -> u32 {
     let newlines = prefix.iter().filter(|&&b| b == b'\n').count();
     u32::try_from(newlines + 1).unwrap_or(u32::MAX)
+}
+
+/// The 1-based line each raw value (borrowed from `text`, in text order) starts on, counted
+/// in one pass over the text rather than from the start for every item.
+fn item_lines(text: &str, items: &[&RawValue]) -> Vec<u32> {
+    let base = text.as_ptr() as usize;
+    let bytes = text.as_bytes();
+    let (mut line, mut counted) = (1u32, 0usize);
+    items
+        .iter()
+        .map(|item| {
+            let offset = (item.get().as_ptr() as usize)
+                .saturating_sub(base)
+                .clamp(counted, bytes.len());
+            let newlines = bytes
+                .get(counted..offset)
+                .map_or(0, |gap| gap.iter().filter(|&&b| b == b'\n').count());
+            line = line.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
+            counted = offset;
+            line
+        })
+        .collect()
 }
 
 fn strip_serde_position(msg: &str) -> String {

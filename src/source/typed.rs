@@ -1,0 +1,418 @@
+//! The JSON fast path of the offline loader: list items typed straight from their text, in
+//! parallel, and inserted in input order.
+//!
+//! A snapshot of a 50,000-pod cluster is close to a gigabyte of JSON. Going through
+//! `serde_json::Value` first (as the general path does, so that YAML and JSON share one set of
+//! checks) costs an allocation per field and a second walk; here each item is deserialized
+//! once, directly into its `k8s-openapi` type, after a shallow scan of its first keys has
+//! told its kind. Items are independent, so the work is split across the machine's cores;
+//! insertion stays sequential, so the state is the same as the general path builds.
+//!
+//! Anything unusual (an item whose head the scan cannot read, a field that does not fit its
+//! type, a missing name) is left to the general path, which knows how to say what is wrong and
+//! where: the fast path never decides an error message.
+
+use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Endpoints, Event, LimitRange, Namespace, Pod, ResourceQuota, Secret, Service,
+};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::value::RawValue;
+
+use crate::origin::Origin;
+use crate::state::{ClusterState, Kind};
+
+macro_rules! typed_objects {
+    ($($kind:ident($ty:ty) => $store:ident,)*) => {
+        /// One list item, typed. Boxed: a `Pod` is large, and most of a list's items are pods.
+        pub(super) enum TypedObject {
+            $($kind(Box<$ty>),)*
+        }
+
+        impl TypedObject {
+            fn parse(kind: Kind, raw: &str) -> Option<TypedObject> {
+                match kind {
+                    $(Kind::$kind => serde_json::from_str::<$ty>(raw)
+                        .ok()
+                        .map(|o| TypedObject::$kind(Box::new(o))),)*
+                }
+            }
+
+            pub(super) fn kind(&self) -> Kind {
+                match self {
+                    $(TypedObject::$kind(_) => Kind::$kind,)*
+                }
+            }
+
+            fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                use k8s_openapi::Metadata;
+                match self {
+                    $(TypedObject::$kind(o) => o.metadata_mut(),)*
+                }
+            }
+
+            pub(super) fn insert_into(self, state: &mut ClusterState, origin: Origin) {
+                match self {
+                    $(TypedObject::$kind(o) => {
+                        state.mark_loaded(Kind::$kind);
+                        state.$store.insert(*o, origin);
+                    })*
+                }
+            }
+        }
+    };
+}
+
+typed_objects! {
+    Namespace(Namespace) => namespaces,
+    Pod(Pod) => pods,
+    Deployment(Deployment) => deployments,
+    StatefulSet(StatefulSet) => statefulsets,
+    DaemonSet(DaemonSet) => daemonsets,
+    ReplicaSet(ReplicaSet) => replicasets,
+    Job(Job) => jobs,
+    CronJob(CronJob) => cronjobs,
+    MutatingWebhookConfiguration(MutatingWebhookConfiguration) => mutating_webhooks,
+    ConfigMap(ConfigMap) => configmaps,
+    Secret(Secret) => secrets,
+    Service(Service) => services,
+    Endpoints(Endpoints) => endpoints,
+    EndpointSlice(EndpointSlice) => endpoint_slices,
+    Event(Event) => events,
+    NetworkPolicy(NetworkPolicy) => network_policies,
+    ResourceQuota(ResourceQuota) => resource_quotas,
+    LimitRange(LimitRange) => limit_ranges,
+}
+
+/// What the fast path made of one item.
+pub(super) enum Parsed {
+    /// Typed, named, and (for a namespaced kind) given its namespace.
+    Typed(TypedObject),
+    /// Left to the general path: an unmodelled kind, or something it must explain.
+    General,
+}
+
+/// Types every item, splitting the work across the machine's cores, and finds the line each
+/// starts on in `text` (which the items borrow from). The result is in item order.
+pub(super) fn parse_items(
+    text: &str,
+    items: &[&RawValue],
+    default_namespace: &str,
+) -> Vec<(Parsed, u32)> {
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZero::get)
+        .unwrap_or(1)
+        .min(8);
+    // Below this, a thread costs more than it saves.
+    const MIN_ITEMS_PER_THREAD: usize = 256;
+    let threads = threads.min(items.len() / MIN_ITEMS_PER_THREAD).max(1);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let offset_of = |raw: &RawValue| {
+        (raw.get().as_ptr() as usize)
+            .saturating_sub(text.as_ptr() as usize)
+            .min(text.len())
+    };
+    // Chunk k covers the text from its first item (the text's start, for the first chunk) to
+    // the next chunk's first item, and counts the newlines in it.
+    let starts: Vec<usize> = items
+        .chunks(chunk)
+        .enumerate()
+        .map(|(k, part)| match part.first() {
+            Some(first) if k > 0 => offset_of(first),
+            _ => 0,
+        })
+        .collect();
+    let work = |k: usize, part: &[&RawValue]| -> (Vec<(Parsed, u32)>, usize) {
+        let start = starts.get(k).copied().unwrap_or(0);
+        let end = starts.get(k + 1).copied().unwrap_or(text.len());
+        let (mut newlines, mut counted) = (0usize, start);
+        let out = part
+            .iter()
+            .map(|raw| {
+                let offset = offset_of(raw).max(counted);
+                newlines += count_newlines(text.as_bytes().get(counted..offset));
+                counted = offset;
+                let line = u32::try_from(newlines).unwrap_or(u32::MAX);
+                (parse_item(raw.get(), default_namespace), line)
+            })
+            .collect();
+        newlines += count_newlines(text.as_bytes().get(counted..end.max(counted)));
+        (out, newlines)
+    };
+    let parts: Vec<(Vec<(Parsed, u32)>, usize)> = if threads == 1 {
+        vec![work(0, items)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = items
+                .chunks(chunk)
+                .enumerate()
+                .map(|(k, part)| scope.spawn(move || work(k, part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| match handle.join() {
+                    Ok(part) => part,
+                    // A panic in a worker is a bug; re-raise it where the test harness sees it.
+                    Err(payload) => std::panic::resume_unwind(payload),
+                })
+                .collect()
+        })
+    };
+    let mut out = Vec::with_capacity(items.len());
+    let mut base = 1u32;
+    for (part, newlines) in parts {
+        out.extend(
+            part.into_iter()
+                .map(|(parsed, line)| (parsed, base.saturating_add(line))),
+        );
+        base = base.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
+    }
+    out
+}
+
+fn count_newlines(bytes: Option<&[u8]>) -> usize {
+    bytes.map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
+}
+
+fn parse_item(raw: &str, default_namespace: &str) -> Parsed {
+    let Some(head) = scan_head(raw) else {
+        return Parsed::General;
+    };
+    let Some(kind) = Kind::from_manifest(head.api_version, head.kind) else {
+        return Parsed::General;
+    };
+    let Some(mut obj) = TypedObject::parse(kind, raw) else {
+        return Parsed::General;
+    };
+    let meta = obj.metadata_mut();
+    // Never read, and the largest part of many objects; live mode drops them too.
+    meta.managed_fields = None;
+    if meta.name.as_deref().unwrap_or("").is_empty() {
+        // The general path knows whether `generateName` excuses it, and how to say so.
+        return Parsed::General;
+    }
+    if kind.namespaced() && meta.namespace.as_deref().is_none_or(str::is_empty) {
+        meta.namespace = Some(default_namespace.to_owned());
+    }
+    Parsed::Typed(obj)
+}
+
+/// An item's `apiVersion` and `kind`, as written.
+#[derive(Debug, PartialEq)]
+struct Head<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+}
+
+/// Reads the top-level `apiVersion` and `kind` of a JSON object that serde_json has already
+/// validated (it came out of a `RawValue`), stopping as soon as both are seen: kubectl writes
+/// them first, so this reads a few dozen bytes of a 15 KB pod. `None` (a string with escapes,
+/// a key missing, a value not a string) sends the item to the general path.
+fn scan_head(raw: &str) -> Option<Head<'_>> {
+    let bytes = raw.as_bytes();
+    let mut i = skip_ws(bytes, 0);
+    if bytes.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let (mut api_version, mut kind) = (None, None);
+    loop {
+        i = skip_ws(bytes, i);
+        match bytes.get(i)? {
+            b'}' => return None,
+            b',' => {
+                i += 1;
+                continue;
+            }
+            b'"' => {}
+            _ => return None,
+        }
+        let (key, after_key) = plain_string(raw, i)?;
+        i = skip_ws(bytes, after_key);
+        if bytes.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(bytes, i + 1);
+        match key {
+            "apiVersion" | "kind" => {
+                if bytes.get(i) != Some(&b'"') {
+                    return None;
+                }
+                let (value, after) = plain_string(raw, i)?;
+                if key == "kind" {
+                    kind = Some(value);
+                } else {
+                    api_version = Some(value);
+                }
+                i = after;
+            }
+            _ => i = skip_value(bytes, i)?,
+        }
+        if let (Some(api_version), Some(kind)) = (api_version, kind) {
+            return Some(Head { api_version, kind });
+        }
+    }
+}
+
+fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+    while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i
+}
+
+/// The string starting at the quote at `start`, when it has no escapes; and the index after it.
+fn plain_string(raw: &str, start: usize) -> Option<(&str, usize)> {
+    let rest = raw.get(start + 1..)?;
+    let end = rest.find(['"', '\\'])?;
+    if rest.as_bytes().get(end) != Some(&b'"') {
+        return None;
+    }
+    Some((rest.get(..end)?, start + 1 + end + 1))
+}
+
+/// The index just after the (valid) JSON value starting at `i`.
+fn skip_value(bytes: &[u8], mut i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    loop {
+        match *bytes.get(i)? {
+            b'"' => {
+                i += 1;
+                loop {
+                    match *bytes.get(i)? {
+                        b'\\' => i += 2,
+                        b'"' => break,
+                        _ => i += 1,
+                    }
+                }
+                i += 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                i += 1;
+            }
+            b',' if depth == 0 => return Some(i),
+            _ => i += 1,
+        }
+        if depth == 0 {
+            // A scalar ends at the next delimiter; a container at its closing bracket.
+            while bytes
+                .get(i)
+                .is_some_and(|b| !matches!(b, b',' | b'}' | b']') && !b.is_ascii_whitespace())
+            {
+                i += 1;
+            }
+            return Some(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_is_read_from_the_first_keys() {
+        let raw = r#"{ "apiVersion" : "v1", "kind": "Pod", "metadata": {"name": "a"}}"#;
+        assert_eq!(
+            scan_head(raw),
+            Some(Head {
+                api_version: "v1",
+                kind: "Pod"
+            })
+        );
+    }
+
+    #[test]
+    fn head_skips_values_before_the_kind() {
+        let raw = r#"{"metadata": {"name": "a\"}", "x": [1, {"y": "]"}]}, "n": -1.5e3, "t": true,
+                     "kind": "ConfigMap", "apiVersion": "v1"}"#;
+        assert_eq!(
+            scan_head(raw),
+            Some(Head {
+                api_version: "v1",
+                kind: "ConfigMap"
+            })
+        );
+    }
+
+    #[test]
+    fn escaped_or_missing_heads_go_to_the_general_path() {
+        assert_eq!(
+            scan_head(r#"{"kind": "P\u006fd", "apiVersion": "v1"}"#),
+            None
+        );
+        assert_eq!(scan_head(r#"{"kind": "Pod"}"#), None);
+        assert_eq!(scan_head(r#"{"kind": 3, "apiVersion": "v1"}"#), None);
+        assert_eq!(scan_head(r#"[1, 2]"#), None);
+        assert_eq!(scan_head(""), None);
+    }
+
+    #[test]
+    fn items_are_typed_in_order_and_defaulted() {
+        let text = r#"[{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}},
+                       {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "b-"}},
+                       {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "c"}},
+                       {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "d"}, "spec": {"hostNetwork": "yes"}},
+                       {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "e"}}]"#;
+        let items: Vec<&RawValue> = serde_json::from_str(text).unwrap();
+        let parsed = parse_items(text, &items, "fallback");
+        let lines: Vec<u32> = parsed.iter().map(|(_, line)| *line).collect();
+        assert_eq!(lines, [1, 2, 3, 4, 5]);
+        let shapes: Vec<&str> = parsed
+            .iter()
+            .map(|(p, _)| match p {
+                Parsed::Typed(TypedObject::Pod(p)) => {
+                    assert_eq!(p.metadata.namespace.as_deref(), Some("fallback"));
+                    "pod"
+                }
+                Parsed::Typed(TypedObject::Namespace(n)) => {
+                    assert_eq!(n.metadata.namespace, None);
+                    "namespace"
+                }
+                Parsed::Typed(_) => "other",
+                Parsed::General => "general",
+            })
+            .collect();
+        assert_eq!(
+            shapes,
+            ["pod", "general", "general", "general", "namespace"]
+        );
+    }
+
+    #[test]
+    fn many_items_are_split_across_threads_and_keep_their_order() {
+        // Item i starts on line 2 + 2i: one newline before each item, one inside it.
+        let text: String = format!(
+            "[\n{}]",
+            (0..2000)
+                .map(|i| format!(
+                    r#"{{"apiVersion": "v1", "kind": "ConfigMap",
+                         "metadata": {{"name": "c{i}", "namespace": "n"}}}}"#
+                ))
+                .collect::<Vec<_>>()
+                .join(",\n")
+        );
+        let items: Vec<&RawValue> = serde_json::from_str(&text).unwrap();
+        let got: Vec<(String, u32)> = parse_items(&text, &items, "default")
+            .into_iter()
+            .map(|(p, line)| match p {
+                Parsed::Typed(TypedObject::ConfigMap(c)) => {
+                    (c.metadata.name.unwrap_or_default(), line)
+                }
+                _ => (String::new(), line),
+            })
+            .collect();
+        let expected: Vec<(String, u32)> =
+            (0..2000u32).map(|i| (format!("c{i}"), 2 + 2 * i)).collect();
+        assert_eq!(got, expected);
+    }
+}
