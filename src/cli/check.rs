@@ -21,6 +21,7 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
     let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;
     let engine = Engine::new(&state, options);
+    super::common::reject_invalid_webhooks(&engine)?;
     let namespace = (!args.all_namespaces).then_some(loaded.namespace);
     let opts = RunOptions {
         namespace,
