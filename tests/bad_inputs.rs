@@ -65,6 +65,9 @@ struct Case {
     /// Default: `check -A --from {file} -o json`.
     #[serde(default)]
     args: Option<Vec<String>>,
+    /// Feed the input on stdin (for `--from -`).
+    #[serde(default)]
+    stdin: bool,
     /// Environment for the child (`KUBECONFIG: "{file}"` for live-mode cases).
     #[serde(default)]
     env: BTreeMap<String, String>,
@@ -118,9 +121,9 @@ fn generate(recipe: &str, path: &Path) {
     let head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hostile, namespace: shop}\n";
     let r = match recipe {
         // `data: [[[[...]]]]`, flow style.
-        "deep-flow-yaml" => write!(w, "{head}data: {}{}\n", "[".repeat(DEEP), "]".repeat(DEEP)),
+        "deep-flow-yaml" => writeln!(w, "{head}data: {}{}", "[".repeat(DEEP), "]".repeat(DEEP)),
         // `- - - - ... leaf`: block sequences, each one level deeper, on one line.
-        "deep-block-yaml" => write!(w, "{head}data:\n  {}leaf\n", "- ".repeat(DEEP)),
+        "deep-block-yaml" => writeln!(w, "{head}data:\n  {}leaf", "- ".repeat(DEEP)),
         // Block mappings, one per line, each indented one more space.
         "deep-block-mappings-yaml" => {
             let mut s = format!("{head}data:\n");
@@ -132,20 +135,20 @@ fn generate(recipe: &str, path: &Path) {
             s.push_str("leaf\n");
             w.write_all(s.as_bytes())
         }
-        "deep-json-arrays" => write!(
+        "deep-json-arrays" => writeln!(
             w,
-            "{{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"deep\", \"namespace\": \"shop\"}}, \"data\": {}{}}}\n",
+            "{{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"deep\", \"namespace\": \"shop\"}}, \"data\": {}{}}}",
             "[".repeat(DEEP),
             "]".repeat(DEEP)
         ),
-        "deep-json-objects" => write!(
+        "deep-json-objects" => writeln!(
             w,
-            "{{\"apiVersion\": \"v1\", \"kind\": \"Gizmo\", \"metadata\": {{\"name\": \"deep\"}}, \"spec\": {}1{}}}\n",
+            "{{\"apiVersion\": \"v1\", \"kind\": \"Gizmo\", \"metadata\": {{\"name\": \"deep\"}}, \"spec\": {}1{}}}",
             "{\"a\": ".repeat(DEEP),
             "}".repeat(DEEP)
         ),
         // The top-level array of items itself nests 10,000 deep.
-        "deep-json-top-array" => write!(w, "{}{}\n", "[".repeat(DEEP), "]".repeat(DEEP)),
+        "deep-json-top-array" => writeln!(w, "{}{}", "[".repeat(DEEP), "]".repeat(DEEP)),
         // 40 levels that each double the one before: 2^40 strings if expanded.
         "alias-bomb-40-levels" => {
             let mut s = format!("{head}l0: &l0 [lol, lol]\n");
@@ -157,21 +160,21 @@ fn generate(recipe: &str, path: &Path) {
         // Few aliases of one long string: 1,500 copies of 1 MiB.
         "alias-of-a-long-string" => {
             let refs = vec!["*big"; 1500].join(", ");
-            write!(
+            writeln!(
                 w,
-                "{head}big: &big \"{}\"\nrefs: [{refs}]\n",
+                "{head}big: &big \"{}\"\nrefs: [{refs}]",
                 "x".repeat(1 << 20)
             )
         }
         // A pod whose one annotation is 200 MB: large, but valid.
-        "huge-annotation-yaml" => write!(
+        "huge-annotation-yaml" => writeln!(
             w,
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: shop\n  annotations:\n    blob: \"{}\"\nspec:\n  containers: [{{name: app, image: nginx}}]\n",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: shop\n  annotations:\n    blob: \"{}\"\nspec:\n  containers: [{{name: app, image: nginx}}]",
             "x".repeat(HUGE)
         ),
-        "huge-annotation-json" => write!(
+        "huge-annotation-json" => writeln!(
             w,
-            "{{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {{\"name\": \"web\", \"namespace\": \"shop\", \"annotations\": {{\"blob\": \"{}\"}}}}, \"spec\": {{\"containers\": [{{\"name\": \"app\", \"image\": \"nginx\"}}]}}}}\n",
+            "{{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {{\"name\": \"web\", \"namespace\": \"shop\", \"annotations\": {{\"blob\": \"{}\"}}}}, \"spec\": {{\"containers\": [{{\"name\": \"app\", \"image\": \"nginx\"}}]}}}}",
             "x".repeat(HUGE)
         ),
         // 200 MB of YAML-looking garbage lines.
@@ -182,7 +185,7 @@ fn generate(recipe: &str, path: &Path) {
         // One 50 MB line with no newline: a plain scalar, not an object.
         "single-line-50mb" => w.write_all("y".repeat(50 << 20).as_bytes()),
         // A 1 MiB mapping key.
-        "long-key" => write!(w, "{head}{}: value\n", "k".repeat(1 << 20)),
+        "long-key" => writeln!(w, "{head}{}: value", "k".repeat(1 << 20)),
         // 100,000 empty documents.
         "many-empty-documents" => w.write_all("---\n".repeat(100_000).as_bytes()),
         other => panic!("unknown generate recipe {other:?} in expected.yaml"),
@@ -197,7 +200,17 @@ fn substitute(s: &str, file: &str) -> String {
 }
 
 /// Runs the binary with the address-space limit, a hang kill and per-child resource usage.
-fn run(args: &[String], env: &BTreeMap<String, String>, scratch: &Path, id: usize) -> Run {
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped with wait4, which also reports its peak RSS"
+)]
+fn run(
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    stdin: Option<&Path>,
+    scratch: &Path,
+    id: usize,
+) -> Run {
     let out_path = scratch.join(format!("{id}.stdout"));
     let err_path = scratch.join(format!("{id}.stderr"));
     let mut cmd = Command::new(binary());
@@ -208,7 +221,10 @@ fn run(args: &[String], env: &BTreeMap<String, String>, scratch: &Path, id: usiz
         .env("HOME", scratch)
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
+        .stdin(match stdin {
+            Some(p) => Stdio::from(File::open(p).expect("stdin input")),
+            None => Stdio::null(),
+        })
         .stdout(File::create(&out_path).expect("stdout file"))
         .stderr(File::create(&err_path).expect("stderr file"));
     for (k, v) in env {
@@ -400,7 +416,13 @@ fn every_bad_input_is_answered_without_panic_hang_or_runaway_memory() {
             .iter()
             .map(|(k, v)| (k.clone(), substitute(v, &shown)))
             .collect();
-        let r = run(&args, &env, &scratch, id);
+        let r = run(
+            &args,
+            &env,
+            case.stdin.then_some(path.as_path()),
+            &scratch,
+            id,
+        );
         if case.generate.is_some() {
             let _ = std::fs::remove_file(&path);
         }

@@ -112,10 +112,10 @@ fn load_path_into(
     sink: &mut Sink<'_>,
 ) -> Result<(), InputError> {
     if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
             .map_err(|e| InputError::new("-", format!("cannot read stdin: {e}")))?;
-        return load_text_into(state, "-", &text, opts, sink);
+        return load_bytes(state, "-", bytes, opts, sink);
     }
     let meta = std::fs::metadata(path)
         .map_err(|e| InputError::new(path.display().to_string(), io_reason(&e)))?;
@@ -174,16 +174,28 @@ fn load_file(
 ) -> Result<(), InputError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| InputError::new(&shown, io_reason(&e)))?;
+    load_bytes(state, &shown, bytes, opts, sink)
+}
+
+/// Loads a file's or stdin's bytes: UTF-8, or UTF-16 with a byte order mark.
+fn load_bytes(
+    state: &mut ClusterState,
+    shown: &str,
+    bytes: Vec<u8>,
+    opts: &LoadOptions,
+    sink: &mut Sink<'_>,
+) -> Result<(), InputError> {
     if let Some(text) = decode_utf16(&bytes) {
         let text = text
             .map_err(|line| InputError::new(format!("{shown}:{line}"), "not valid UTF-16 text"))?;
-        return load_text_into(state, &shown, &text, opts, sink);
+        return load_text_into(state, shown, &text, opts, sink);
     }
     let text = String::from_utf8(bytes).map_err(|e| {
-        let line = line_of_offset(&e.as_bytes()[..e.utf8_error().valid_up_to()]);
+        let valid = e.utf8_error().valid_up_to();
+        let line = line_of_offset(e.as_bytes().get(..valid).unwrap_or_default());
         InputError::new(format!("{shown}:{line}"), "not UTF-8 text (a binary file?)")
     })?;
-    load_text_into(state, &shown, &text, opts, sink)
+    load_text_into(state, shown, &text, opts, sink)
 }
 
 /// Decodes a file that starts with a UTF-16 byte order mark, as kubectl does (editors on
