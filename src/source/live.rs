@@ -458,8 +458,6 @@ fn classify(e: kube::Error) -> Fault {
     }
 }
 
-/// An error and its causes as one line, each cause once (kube's and hyper's messages repeat
-/// their sources).
 /// How the kubeconfig kube reads by default is named in errors: the KUBECONFIG files, or
 /// the file in the home directory.
 fn kubeconfig_label() -> String {
@@ -469,6 +467,8 @@ fn kubeconfig_label() -> String {
     }
 }
 
+/// An error and its causes as one line, each cause once (kube's and hyper's messages repeat
+/// their sources).
 fn cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
