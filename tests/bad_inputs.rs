@@ -432,7 +432,11 @@ fn every_bad_input_is_answered_without_panic_hang_or_runaway_memory() {
                 .stderr
                 .trim()
                 .trim_start_matches("meshdoctor: ")
-                .replace(&shown, "FILE"),
+                .replace(&shown, "FILE")
+                .replace(
+                    &format!("{}/", catalogue_dir().display()),
+                    "tests/bad-inputs/",
+                ),
             (_, true) => {
                 let mut o = case
                     .findings
