@@ -594,6 +594,14 @@ pub fn webhook_bundle(raw: Option<&[u8]>) -> Result<crate::pki::CaBundle, Bundle
             "base64 text instead of PEM: the value was base64-encoded three times".to_owned(),
             NOT_PEM.to_owned(),
         )),
+        // The bytes here are already decoded from the field's base64, so bytes that are
+        // neither PEM nor base64 of PEM are simply not PEM: a base64 offset would mislead.
+        Err(CaBundleError::InvalidBase64 { .. } | CaBundleError::Base64 { .. }) => {
+            Err(undecodable(
+                "no PEM block (the decoded value is not PEM text)".to_owned(),
+                NOT_PEM.to_owned(),
+            ))
+        }
         Err(CaBundleError::Pem(PemError::NoCertificate { labels })) => Err(undecodable(
             format!("no CERTIFICATE block (only {})", labels.join(", ")),
             "unable to load root certificates: no valid certificate authority data seen".to_owned(),
@@ -781,6 +789,20 @@ mod tests {
 
     fn b64(b: &[u8]) -> String {
         base64::engine::general_purpose::STANDARD.encode(b)
+    }
+
+    #[test]
+    fn a_bundle_of_plain_text_is_not_pem_rather_than_bad_base64() {
+        let Err(BundleProblem::Undecodable { what, apiserver }) =
+            webhook_bundle(Some(b"hello, this is not a certificate\n"))
+        else {
+            panic!("plain text must be undecodable");
+        };
+        assert_eq!(what, "no PEM block (the decoded value is not PEM text)");
+        assert!(
+            apiserver.contains("unable to parse bytes as PEM block"),
+            "{apiserver}"
+        );
     }
 
     #[test]

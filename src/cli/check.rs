@@ -24,6 +24,7 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
     let state = loaded.state;
     let engine = Engine::new(&state, options);
     timings.phase("engine");
+    super::common::reject_invalid_webhooks(&engine)?;
     let namespace = (!args.all_namespaces).then_some(loaded.namespace);
     let opts = RunOptions {
         namespace,

@@ -185,6 +185,24 @@ pub fn trim_table(text: &str) -> String {
         .join("\n")
 }
 
+/// Fails on the first webhook configuration the API server would reject (an unknown selector
+/// operator, a timeout outside 1–30 s, ...). The engine leaves such a configuration out, as
+/// the API server never stores it; a verdict that silently ignored a configuration in the
+/// input would not be about the cluster the user described, so it is an input error.
+pub fn reject_invalid_webhooks(engine: &crate::engine::Engine<'_>) -> Result<(), Failure> {
+    let Some(e) = engine.compile_errors.first() else {
+        return Ok(());
+    };
+    let location = match &e.origin {
+        Some(origin) => origin.to_string(),
+        None => "input".to_owned(),
+    };
+    Err(Failure::Input(crate::source::InputError::new(
+        location,
+        e.to_string(),
+    )))
+}
+
 /// Engine options for a loaded state: the flags, and for a live cluster older than 1.21 no
 /// kubernetes.io/metadata.name label on namespaces (its API server does not add one).
 pub fn engine_options_for(global: &GlobalArgs, loaded: &Loaded) -> Result<EngineOptions, Failure> {

@@ -67,6 +67,7 @@ fn explain_one(
     let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;
     let engine = Engine::new(&state, options);
+    super::common::reject_invalid_webhooks(&engine)?;
     let subject = resolve(&state, kind, &loaded.namespace, &name)?;
     let decision = engine.explain(&subject);
     let mutation = if show.pod || show.patch {
@@ -135,6 +136,7 @@ fn summary(
     let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;
     let engine = Engine::new(&state, options);
+    super::common::reject_invalid_webhooks(&engine)?;
     let scope = (!all_namespaces).then_some(loaded.namespace.as_str());
     let lines: Vec<VerdictLine> = all_subjects(&state, scope)
         .iter()
@@ -221,12 +223,20 @@ pub(crate) fn render_prediction(
                 "no injector settings for Istio revision \"{revision}\""
             ))
         })?;
-    let (injector, mut ctx) =
-        injector_for(engine.state, settings).map_err(|e| Failure::Usage(e.to_string()))?;
+    // A template that does not parse or render is the injector ConfigMap's fault: name it.
+    let in_configmap = |e: &dyn std::fmt::Display| {
+        let what = match &settings.configmap {
+            Some(cm) => format!("configmap {cm}: {e}"),
+            None => e.to_string(),
+        };
+        Failure::Input(crate::source::InputError::new(
+            settings.origin.to_string(),
+            what,
+        ))
+    };
+    let (injector, mut ctx) = injector_for(engine.state, settings).map_err(|e| in_configmap(&e))?;
     ctx.request_namespace = namespace.to_owned();
-    injector
-        .inject_pod(pod, &ctx)
-        .map_err(|e| Failure::Usage(e.to_string()))
+    injector.inject_pod(pod, &ctx).map_err(|e| in_configmap(&e))
 }
 
 /// The pod as the API server receives it at CREATE: a pod's own object, or a workload's

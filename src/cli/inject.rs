@@ -7,7 +7,7 @@ use super::Failure;
 use super::args::{GlobalArgs, InjectArgs};
 use crate::mesh::istio::install::IstioInstall;
 use crate::render::cluster::injector_for;
-use crate::render::{KubeInjectOptions, kube_inject, run_kube_inject};
+use crate::render::{KubeInjectError, KubeInjectOptions, kube_inject, run_kube_inject};
 use crate::source::offline::{LoadOptions, load_paths};
 
 pub fn run(global: &GlobalArgs, args: &InjectArgs) -> Result<(), Failure> {
@@ -21,7 +21,13 @@ pub fn run(global: &GlobalArgs, args: &InjectArgs) -> Result<(), Failure> {
             revision: args.revision.clone(),
             env: None,
         };
-        run_kube_inject(&opts).map_err(|e| Failure::Usage(e.to_string()))?
+        run_kube_inject(&opts).map_err(|e| match (&e, &args.inject_config_file) {
+            // The manifest and document are named; the template that failed is the config's.
+            (KubeInjectError::Render { .. }, Some(config)) => {
+                Failure::Usage(format!("{e} (templates from {})", config.display()))
+            }
+            _ => Failure::Usage(e.to_string()),
+        })?
     } else {
         let state = load_paths(&args.from, &LoadOptions::default())?;
         let version = super::common::engine_options(global)?.istio_version;
@@ -45,7 +51,15 @@ pub fn run(global: &GlobalArgs, args: &InjectArgs) -> Result<(), Failure> {
         let shown = args.filename.display().to_string();
         let input = std::fs::read_to_string(&args.filename)
             .map_err(|e| Failure::Usage(format!("{shown}: cannot read: {e}")))?;
-        kube_inject(&injector, &input, &shown, &ctx).map_err(|e| Failure::Usage(e.to_string()))?
+        kube_inject(&injector, &input, &shown, &ctx).map_err(|e| {
+            match (&e, &settings.configmap) {
+                (KubeInjectError::Render { .. }, Some(cm)) => Failure::Usage(format!(
+                    "{e} (templates from configmap {cm} at {})",
+                    settings.origin
+                )),
+                _ => Failure::Usage(e.to_string()),
+            }
+        })?
     };
     super::common::print(&output.text);
     if !output.warnings.is_empty() {

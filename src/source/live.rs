@@ -195,10 +195,21 @@ impl Cluster {
                     let context = opts.context.clone().or_else(|| kc.current_context.clone());
                     let config = kube::Config::from_custom_kubeconfig(kc, &kube_opts)
                         .await
-                        .map_err(|e| LiveError::Config(format!("kubeconfig: {}", cause(&e))))?;
+                        .map_err(|e| {
+                            LiveError::Config(format!("{}: {}", kubeconfig_label(), cause(&e)))
+                        })?;
                     (config, context)
                 }
                 Err(kc_err) => {
+                    // A KUBECONFIG that names files which do not read is the user's mistake
+                    // (kubectl stops there too), not a cue to try the in-cluster account.
+                    if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
+                        return Err(LiveError::Config(format!(
+                            "{}: {}",
+                            kubeconfig_label(),
+                            cause(&kc_err)
+                        )));
+                    }
                     if opts.context.is_some() {
                         return Err(LiveError::Config(format!(
                             "--context given but no kubeconfig could be read: {}",
@@ -447,13 +458,24 @@ fn classify(e: kube::Error) -> Fault {
     }
 }
 
+/// How the kubeconfig kube reads by default is named in errors: the KUBECONFIG files, or
+/// the file in the home directory.
+fn kubeconfig_label() -> String {
+    match std::env::var("KUBECONFIG") {
+        Ok(v) if !v.is_empty() => format!("kubeconfig {v}"),
+        _ => "kubeconfig ~/.kube/config".to_owned(),
+    }
+}
+
 /// An error and its causes as one line, each cause once (kube's and hyper's messages repeat
 /// their sources).
 fn cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
+        // Errors are one line (a YAML parser's error also draws the source below it).
         let text = err.to_string();
+        let text = text.lines().next().unwrap_or("").trim_end().to_owned();
         let text = text
             .trim_start_matches("ServiceError: ")
             .trim_start_matches("HyperError: ")

@@ -112,10 +112,10 @@ fn load_path_into(
     sink: &mut Sink<'_>,
 ) -> Result<(), InputError> {
     if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
             .map_err(|e| InputError::new("-", format!("cannot read stdin: {e}")))?;
-        return load_text_into(state, "-", &text, opts, sink);
+        return load_bytes(state, "-", &bytes, opts, sink);
     }
     let meta = std::fs::metadata(path)
         .map_err(|e| InputError::new(path.display().to_string(), io_reason(&e)))?;
@@ -174,12 +174,7 @@ fn load_file(
 ) -> Result<(), InputError> {
     let shown = path.display().to_string();
     let contents = FileContents::open(path).map_err(|e| InputError::new(&shown, io_reason(&e)))?;
-    let bytes = contents.bytes();
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = line_of_offset(bytes.get(..e.valid_up_to()).unwrap_or_default());
-        InputError::new(format!("{shown}:{line}"), "not UTF-8 text (a binary file?)")
-    })?;
-    load_text_into(state, &shown, text, opts, sink)
+    load_bytes(state, &shown, contents.bytes(), opts, sink)
 }
 
 /// A file's bytes: read into memory, or mapped when large.
@@ -217,6 +212,62 @@ impl FileContents {
             FileContents::Mapped(map) => map,
         }
     }
+}
+
+/// Loads a file's or stdin's bytes: UTF-8, or UTF-16 with a byte order mark.
+fn load_bytes(
+    state: &mut ClusterState,
+    shown: &str,
+    bytes: &[u8],
+    opts: &LoadOptions,
+    sink: &mut Sink<'_>,
+) -> Result<(), InputError> {
+    if let Some(text) = decode_utf16(bytes) {
+        let text = text
+            .map_err(|line| InputError::new(format!("{shown}:{line}"), "not valid UTF-16 text"))?;
+        return load_text_into(state, shown, &text, opts, sink);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = line_of_offset(bytes.get(..e.valid_up_to()).unwrap_or_default());
+        InputError::new(format!("{shown}:{line}"), "not UTF-8 text (a binary file?)")
+    })?;
+    load_text_into(state, shown, text, opts, sink)
+}
+
+/// Decodes a file that starts with a UTF-16 byte order mark, as kubectl does (editors on
+/// Windows save such files); `None` for any other file. The error is the line of the first
+/// unpaired surrogate.
+fn decode_utf16(bytes: &[u8]) -> Option<Result<String, u32>> {
+    let big_endian = match bytes {
+        [0xFE, 0xFF, ..] => true,
+        [0xFF, 0xFE, ..] => false,
+        _ => return None,
+    };
+    let units = bytes.get(2..).unwrap_or_default().chunks(2).map(|c| {
+        let pair = [
+            c.first().copied().unwrap_or(0),
+            c.get(1).copied().unwrap_or(0),
+        ];
+        if big_endian {
+            u16::from_be_bytes(pair)
+        } else {
+            u16::from_le_bytes(pair)
+        }
+    });
+    let mut text = String::with_capacity(bytes.len() / 2);
+    let mut line = 1u32;
+    for c in char::decode_utf16(units) {
+        match c {
+            Ok(c) => {
+                if c == '\n' {
+                    line = line.saturating_add(1);
+                }
+                text.push(c);
+            }
+            Err(_) => return Some(Err(line)),
+        }
+    }
+    Some(Ok(text))
 }
 
 /// Loads YAML or JSON text; `name` is how the input is shown in origins and errors.
@@ -406,6 +457,12 @@ impl Loader<'_> {
     }
 
     fn load_json_object(&mut self, raw: &RawValue, line: u32) -> Result<(), InputError> {
+        if !raw.get().starts_with('{') {
+            return Err(InputError::new(
+                self.at(line),
+                "not an object (expected a Kubernetes object)",
+            ));
+        }
         let head: JsonHead = serde_json::from_str(raw.get()).map_err(|e| {
             InputError::new(
                 self.at(line),
@@ -413,26 +470,47 @@ impl Loader<'_> {
             )
         })?;
         let (api_version, kind) = self.route_head(head.api_version, head.kind, line)?;
+        // Skipping over an object as a raw value does not check its numbers and escapes;
+        // reading it does, and its errors are located from the object's first line.
+        let value = || {
+            serde_json::from_str::<Value>(raw.get()).map_err(|e| {
+                let at = line.saturating_add(u32::try_from(e.line().max(1) - 1).unwrap_or(0));
+                InputError::new(
+                    self.at(at),
+                    format!("invalid JSON: {}", strip_serde_position(&e.to_string())),
+                )
+            })
+        };
         match Kind::from_manifest(&api_version, &kind) {
             Some(k) => {
-                self.insert_typed(k, line, || serde_json::from_str::<Value>(raw.get()), |v| v)
+                let value = value()?;
+                self.insert_typed(k, line, || Ok::<_, serde_json::Error>(value), |v| v)
             }
             None => {
-                let value: Value = serde_json::from_str(raw.get()).map_err(|e| {
-                    InputError::new(self.at(line), strip_serde_position(&e.to_string()))
-                })?;
+                let value = value()?;
                 self.insert_unknown(api_version, kind, value, line)
             }
         }
     }
 
     fn load_yaml(&mut self, text: &str) -> Result<(), InputError> {
+        // Counts that grow with the text (documents, nodes, events, scalar bytes) may be as large
+        // as the text allows, so that real snapshots of large clusters load. Alias expansion is
+        // what can grow beyond the text (a "billion laughs"): the events aliases replay and
+        // record are capped at `MAX_ALIAS_EVENTS`, and the scalar bytes may exceed the text's
+        // own length by at most `ALIAS_SCALAR_SLACK`, so a few aliases of a long string cannot
+        // multiply it either.
         let options = serde_saphyr::options! {
             budget: serde_saphyr::budget! {
                 max_documents: usize::MAX,
                 max_nodes: usize::MAX,
                 max_events: usize::MAX,
-                max_depth: 256,
+                max_total_scalar_bytes: text.len().saturating_add(ALIAS_SCALAR_SLACK),
+                max_recorded_anchor_events: MAX_ALIAS_EVENTS,
+                max_depth: MAX_YAML_DEPTH,
+            },
+            alias_limits: serde_saphyr::alias_limits! {
+                max_total_replayed_events: MAX_ALIAS_EVENTS,
             },
             strict_booleans: true,
         };
@@ -451,6 +529,16 @@ impl Loader<'_> {
     fn yaml_error(&self, e: &serde_saphyr::Error) -> InputError {
         let line = e.location().map(|l| l.line()).unwrap_or(1).max(1);
         let line = u32::try_from(line).unwrap_or(u32::MAX);
+        // The budget error may be wrapped (a source snippet, the alias that led to it).
+        let mut inner = e;
+        while let serde_saphyr::Error::WithSnippet { error, .. }
+        | serde_saphyr::Error::AliasError { error, .. } = inner
+        {
+            inner = error;
+        }
+        if let serde_saphyr::Error::Budget { breach, .. } = inner {
+            return InputError::new(self.at(line), budget_reason(breach));
+        }
         let rendered = e.without_snippet().to_string();
         let first = rendered.lines().next().unwrap_or("").trim();
         InputError::new(
@@ -559,7 +647,18 @@ impl Loader<'_> {
             let group = api_group(&api_version);
             let same_group = known.api_versions().iter().any(|v| api_group(v) == group);
             let other_known_group = kind == "Event" && group == "events.k8s.io";
-            if !same_group && !other_known_group {
+            // Another version of a kind we model (a v1beta1 webhook configuration) would
+            // otherwise be kept aside as unknown, and its webhooks silently not matched.
+            if same_group {
+                return Err(InputError::new(
+                    self.at(line),
+                    format!(
+                        "{kind}: apiVersion: \"{api_version}\" is not a version meshdoctor reads (expected {})",
+                        known.api_versions().join(" or ")
+                    ),
+                ));
+            }
+            if !other_known_group {
                 return Err(InputError::new(
                     self.at(line),
                     format!(
@@ -812,6 +911,45 @@ impl std::fmt::Display for TypedError {
     }
 }
 
+/// How deep YAML collections may nest. Kubernetes objects nest a few dozen levels at most
+/// (a CRD's openAPIV3Schema is among the deepest); the bound keeps a hostile `[[[[...` or
+/// `- - - -...` from costing unbounded stack: building the value recurses once per level, at
+/// up to ~25 KiB a level in a debug build, so 100 levels stay well inside the main thread's
+/// 8 MiB (256 came close to it).
+const MAX_YAML_DEPTH: usize = 100;
+
+/// How many events YAML aliases may record and replay in one file. Manifests use anchors for
+/// a few shared labels or env lists, and snapshots none; serde-saphyr's default (a million)
+/// lets a billion-laughs file spend seconds and hundreds of MB before it is stopped.
+const MAX_ALIAS_EVENTS: usize = 100_000;
+
+/// How many scalar bytes YAML alias expansion may add on top of the text's own length.
+const ALIAS_SCALAR_SLACK: usize = 64 << 20;
+
+/// A breached parser budget in words a user can act on; serde-saphyr only prints its
+/// `Debug` form.
+fn budget_reason(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    match breach {
+        B::Depth { .. } => {
+            format!("invalid YAML: nested deeper than {MAX_YAML_DEPTH} levels")
+        }
+        B::Aliases { .. }
+        | B::Anchors { .. }
+        | B::AliasAnchorRatio { .. }
+        | B::RecordedAnchorEvents { .. }
+        | B::RecordedAnchorBytes { .. }
+        | B::MergeKeys { .. } => {
+            "invalid YAML: aliases expand too far (an alias bomb?); write the values out".to_owned()
+        }
+        B::ScalarBytes { .. } => format!(
+            "invalid YAML: aliases expand to more than {} MiB of text beyond the file's own (an alias bomb?)",
+            ALIAS_SCALAR_SLACK >> 20
+        ),
+        other => format!("invalid YAML: too large to read ({other:?})"),
+    }
+}
+
 fn is_list(api_version: Option<&str>, kind: Option<&str>) -> bool {
     matches!(kind, Some("List")) && matches!(api_version, Some("v1") | None)
         || kind.is_some_and(|k| k.ends_with("List") && k != "List")
@@ -992,6 +1130,142 @@ mod tests {
     fn wrong_api_version_for_a_known_kind_is_an_error() {
         let e = load("apiVersion: v1\nkind: Deployment\nmetadata:\n  name: d\n").unwrap_err();
         assert!(e.message.contains("expected apps/v1"), "{e}");
+    }
+
+    /// Runs `f` with the stack the binary's main thread has (8 MiB), not a test thread's
+    /// 2 MiB: nesting limits are sized for the binary.
+    fn on_main_thread_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn an_alias_bomb_is_stopped_with_a_located_one_line_error() {
+        let mut text =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\nl0: &l0 [lol, lol]\n"
+                .to_owned();
+        for i in 1..40 {
+            text.push_str(&format!("l{i}: &l{i} [*l{p}, *l{p}]\n", p = i - 1));
+        }
+        let e = load(&text).unwrap_err();
+        assert!(e.location.starts_with("t.yaml:"), "{e}");
+        assert!(e.message.contains("alias bomb"), "{e}");
+        assert!(!e.to_string().contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn aliases_of_a_long_string_cannot_multiply_it() {
+        let big = "x".repeat(1 << 20);
+        let refs = vec!["*big"; 100].join(", ");
+        let text = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: lol}}\nbig: &big \"{big}\"\nrefs: [{refs}]\n"
+        );
+        let e = load(&text).unwrap_err();
+        assert!(e.message.contains("alias bomb"), "{e}");
+        // Without aliases the same amount of text loads: the bound follows the input's size.
+        let long = format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n  annotations: {{a: \"{}\"}}\n",
+            "y".repeat(70 << 20)
+        );
+        assert!(load(&long).is_ok());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        on_main_thread_stack(|| {
+            let flow = format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: d}}\nx: {}{}\n",
+                "[".repeat(10_000),
+                "]".repeat(10_000)
+            );
+            assert!(load(&flow).is_err());
+        });
+    }
+
+    #[test]
+    fn deep_block_nesting_is_an_error_not_a_stack_overflow() {
+        on_main_thread_stack(|| {
+            let block = format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: d}}\nx:\n  {}leaf\n",
+                "- ".repeat(10_000)
+            );
+            let e = load(&block).unwrap_err();
+            assert!(e.message.contains("nested deeper than 100 levels"), "{e}");
+            // Just inside the bound loads, on a test thread's 2 MiB stack.
+            let ok = format!(
+                "apiVersion: example.com/v1\nkind: Deep\nmetadata: {{name: d}}\nx:\n  {}leaf\n",
+                "- ".repeat(MAX_YAML_DEPTH - 2)
+            );
+            assert!(load(&ok).is_ok());
+        });
+    }
+
+    #[test]
+    fn deep_json_nesting_is_an_error_not_a_stack_overflow() {
+        on_main_thread_stack(|| {
+            let json = format!(
+                "{{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"d\"}}, \"x\": {}{}}}",
+                "[".repeat(10_000),
+                "]".repeat(10_000)
+            );
+            assert!(
+                load(&json)
+                    .unwrap_err()
+                    .message
+                    .starts_with("invalid JSON: ")
+            );
+        });
+    }
+
+    #[test]
+    fn json_value_errors_are_located_at_their_line() {
+        let e = load("{\n \"apiVersion\": \"v1\",\n \"kind\": \"Pod\",\n \"metadata\": {\"name\": \"p\"},\n \"spec\": {\"x\": 1e400}\n}\n").unwrap_err();
+        assert_eq!(e.location, "t.yaml:5");
+        assert_eq!(e.message, "invalid JSON: number out of range");
+        let e = load("[1, 2]").unwrap_err();
+        assert_eq!(e.message, "not an object (expected a Kubernetes object)");
+        let e =
+            load("{\"kind\": \"List\", \"apiVersion\": \"v1\", \"items\": [\n[[1]]]}").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.yaml:2: not an object (expected a Kubernetes object)"
+        );
+    }
+
+    #[test]
+    fn utf16_files_with_a_byte_order_mark_are_decoded_as_kubectl_does() {
+        let text = "\u{feff}apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let without_bom = text.trim_start_matches('\u{feff}').to_owned();
+        assert_eq!(decode_utf16(&le), Some(Ok(without_bom)));
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert!(matches!(decode_utf16(&be), Some(Ok(_))));
+        // An unpaired surrogate on line 2.
+        let mut bad: Vec<u8> = "\u{feff}a: b\nc: "
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        bad.extend(0xD800u16.to_le_bytes());
+        assert_eq!(decode_utf16(&bad), Some(Err(2)));
+        assert_eq!(decode_utf16(b"apiVersion: v1\n"), None);
+    }
+
+    #[test]
+    fn another_version_of_a_modelled_kind_is_an_error_not_an_unknown_object() {
+        let e = load("apiVersion: admissionregistration.k8s.io/v1beta1\nkind: MutatingWebhookConfiguration\nmetadata:\n  name: w\n").unwrap_err();
+        assert!(
+            e.message.contains(
+                "is not a version meshdoctor reads (expected admissionregistration.k8s.io/v1)"
+            ),
+            "{e}"
+        );
+        // events.k8s.io Events are another group: kept aside.
+        let s = load("apiVersion: events.k8s.io/v1\nkind: Event\nmetadata:\n  name: e\n").unwrap();
+        assert_eq!(s.unknown.len(), 1);
     }
 
     #[test]
