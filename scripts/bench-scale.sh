@@ -30,9 +30,10 @@ GEN=target/release/examples/gen_cluster
 
 # measure CMD... -> prints "seconds kib" (median wall of $RUNS runs, max RSS of those runs)
 measure() {
-    local walls=() rss=0 out
+    local walls=() rss=0 out stats="$SCALE_DIR/time.out"
     for _ in $(seq "$RUNS"); do
-        out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+        /usr/bin/time -o "$stats" -f "%e %M" "$@" >/dev/null 2>&1 || true
+        out=$(tail -1 "$stats")
         walls+=("${out% *}")
         local r=${out#* }
         [ "$r" -gt "$rss" ] && rss=$r
