@@ -15,6 +15,7 @@ pub mod engine;
 pub mod flip;
 pub mod mesh;
 pub mod origin;
+pub mod parallel;
 pub mod pki;
 pub mod preflight;
 pub mod render;

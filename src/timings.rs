@@ -15,6 +15,11 @@ impl Timings {
         }
     }
 
+    /// Whether timings are being reported.
+    pub fn enabled(&self) -> bool {
+        self.last.is_some()
+    }
+
     /// Reports the time since the previous phase ended (or since the timer started).
     pub fn phase(&mut self, name: &str) {
         if let Some(last) = self.last {

@@ -71,13 +71,9 @@ pub fn run_checks(
 
     let namespace = opts.namespace.as_deref();
     let mut timings = crate::timings::Timings::from_env();
-    let subjects: Vec<_> = all_subjects(state, namespace)
-        .into_iter()
-        .map(|s| {
-            let v = engine.verdict(&s);
-            (s, v)
-        })
-        .collect();
+    let subjects: Vec<_> = crate::parallel::map(&all_subjects(state, namespace), 512, |s| {
+        (s.clone(), engine.verdict(s))
+    });
     timings.phase("checks: subjects and verdicts");
     let ctx = CheckContext {
         state,
@@ -94,6 +90,8 @@ pub fn run_checks(
         skipped: Vec::new(),
         summary: Summary::default(),
     };
+    // Decide what runs, in catalog order; run those on all cores; report in catalog order.
+    let mut plan: Vec<Result<(&dyn Check, &str), Skipped>> = Vec::new();
     for (check, d) in checks.iter().zip(&docs) {
         if (!opts.only.is_empty() && !opts.only.contains(&d.id)) || opts.skip.contains(&d.id) {
             continue;
@@ -106,24 +104,43 @@ pub fn run_checks(
             .iter()
             .filter_map(|k| state.unavailable_reason(*k))
             .collect();
-        if !missing.is_empty() {
-            report.skipped.push(Skipped {
+        if missing.is_empty() {
+            plan.push(Ok((check.as_ref(), d.id.as_str())));
+        } else {
+            plan.push(Err(Skipped {
                 check: d.id.clone(),
                 reason: missing.join("; "),
-            });
-            continue;
-        }
-        let mut found = Vec::new();
-        let result = check.run(&ctx, &mut found);
-        timings.phase(&format!("check {}", d.id));
-        match result {
-            Ok(()) => report.findings.extend(found),
-            Err(Skip(reason)) => report.skipped.push(Skipped {
-                check: d.id.clone(),
-                reason,
-            }),
+            }));
         }
     }
+    let show_timings = timings.enabled();
+    let outcomes = crate::parallel::map(&plan, 1, |planned| {
+        let &Ok((check, id)) = planned else {
+            return None;
+        };
+        let started = std::time::Instant::now();
+        let mut found = Vec::new();
+        let result = check.run(&ctx, &mut found).map(|()| found);
+        if show_timings {
+            eprintln!(
+                "meshdoctor: timing: check {id}: {:.3} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Some(result)
+    });
+    for (planned, outcome) in plan.into_iter().zip(outcomes) {
+        match (planned, outcome) {
+            (Err(skipped), _) => report.skipped.push(skipped),
+            (Ok(_), Some(Ok(found))) => report.findings.extend(found),
+            (Ok((_, id)), Some(Err(Skip(reason)))) => report.skipped.push(Skipped {
+                check: id.to_owned(),
+                reason,
+            }),
+            (Ok(_), None) => {}
+        }
+    }
+    timings.phase("checks: run");
     report.findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
