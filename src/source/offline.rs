@@ -514,15 +514,18 @@ impl Loader<'_> {
             },
             strict_booleans: true,
         };
+        let mut timings = crate::timings::Timings::from_env();
         let docs: Vec<serde_saphyr::Spanned<Value>> =
             serde_saphyr::from_multiple_with_options(text, options)
                 .map_err(|e| self.yaml_error(&e))?;
+        timings.phase("load: YAML parsed");
         for doc in docs {
             let line = u32::try_from(doc.referenced.line().max(1)).unwrap_or(u32::MAX);
             // Documents pair with their position trees by the line their root starts on.
             self.current_doc = self.docs.iter().position(|d| d.root.pos.line == line);
             self.load_yaml_document(doc.value, line, text)?;
         }
+        timings.phase("load: YAML objects typed");
         Ok(())
     }
 
