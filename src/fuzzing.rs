@@ -4,8 +4,8 @@
 //! (`tests/fuzz_corpora.rs` replays the committed seeds) run exactly the same code, and so that
 //! they can reach crate-private entry points. Each function must never panic on any input:
 //! input errors are fine and ignored. Where a law holds between two APIs (a selector that
-//! matches has no failing requirement; every scalar the position walker reports can be found
-//! again by its pointer), the harness asserts it, so a violation is a crash too.
+//! matches has no failing requirement; tracing a webhook match does not change its outcome),
+//! the harness asserts it, so a violation is a crash too.
 
 use std::collections::BTreeMap;
 
@@ -246,8 +246,8 @@ pub fn pem(data: &[u8]) {
     }
 }
 
-/// The manifest position mapper: index every document, then find every scalar again by its
-/// JSON pointer and by its dotted path.
+/// The manifest position mapper: index every document, then look every scalar up again by
+/// its JSON pointer and by its dotted path.
 pub fn positions(data: &[u8]) {
     use crate::source::positions::index;
     let text = String::from_utf8_lossy(data);
@@ -257,11 +257,10 @@ pub fn positions(data: &[u8]) {
         let mut scalars = Vec::new();
         doc.root.walk_scalars(&mut pointer, &mut scalars);
         for (p, node) in scalars {
-            let found = doc.root.pointer(&p);
-            assert!(
-                found.is_some_and(|n| n.pos == node.pos),
-                "walk_scalars reported {p:?} but pointer() finds {found:?}"
-            );
+            // No law to assert: with a duplicate key the pointer finds the first entry,
+            // which may not even hold the scalar the walk reported under the later one.
+            let _ = doc.root.pointer(&p);
+            let _ = node.pos;
             let _ = doc.root.key_position(&p);
             let dotted = dotted_path(&p);
             let _ = doc.root.locate(&dotted);
