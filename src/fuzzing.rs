@@ -135,9 +135,10 @@ pub fn webhook_match(data: &[u8]) {
         .pointer("/metadata/name")
         .and_then(Json::as_str)
         .unwrap_or("");
-    let ns_labels = input.namespace_labels.as_ref().map(|l| {
-        effective_namespace_labels(&input.namespace, l, Default::default()).into_owned()
-    });
+    let ns_labels = input
+        .namespace_labels
+        .as_ref()
+        .map(|l| effective_namespace_labels(&input.namespace, l, Default::default()).into_owned());
     let req = AdmissionRequest::pod_create(
         &input.namespace,
         name,
@@ -265,7 +266,9 @@ pub fn positions(data: &[u8]) {
             let dotted = dotted_path(&p);
             let _ = doc.root.locate(&dotted);
         }
-        let _ = doc.root.locate("metadata.annotations.sidecar.istio.io/inject");
+        let _ = doc
+            .root
+            .locate("metadata.annotations.sidecar.istio.io/inject");
         let _ = doc.root.locate("webhooks[0].clientConfig");
     }
 }

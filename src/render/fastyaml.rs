@@ -69,7 +69,10 @@ fn yaml_printable(bytes: &[u8]) -> bool {
             b'\n' | 0x20..=0x7E => {}
             0x00..=0x1F | 0x7F => return false,
             // U+0080..U+009F, except U+0085.
-            0xC2 if bytes.get(i + 1).is_some_and(|&n| (0x80..=0x9F).contains(&n) && n != 0x85) => {
+            0xC2 if bytes
+                .get(i + 1)
+                .is_some_and(|&n| (0x80..=0x9F).contains(&n) && n != 0x85) =>
+            {
                 return false;
             }
             // U+FFFE and U+FFFF.

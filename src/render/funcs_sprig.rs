@@ -243,7 +243,10 @@ pub(crate) fn register(t: Template) -> Template {
         } else {
             text.matches(old).count()
         };
-        check_len("replace", hits.saturating_mul(new.len()).saturating_add(text.len()))?;
+        check_len(
+            "replace",
+            hits.saturating_mul(new.len()).saturating_add(text.len()),
+        )?;
         Ok(s(text.replace(old, new)))
     })
     .func("repeat", |a| {

@@ -384,8 +384,15 @@ mod tests {
 
     #[test]
     fn output_is_bounded() {
-        let out = render(r#"{{ range 1000000 }}{{ repeat 1000 "x" }}{{ end }}"#, json!({}));
-        assert!(out.contains("output exceeds the limit"), "{}", &out[..80.min(out.len())]);
+        let out = render(
+            r#"{{ range 1000000 }}{{ repeat 1000 "x" }}{{ end }}"#,
+            json!({}),
+        );
+        assert!(
+            out.contains("output exceeds the limit"),
+            "{}",
+            &out[..80.min(out.len())]
+        );
         // Under the limit, the same loop renders.
         let out = render(r#"{{ range 10 }}{{ repeat 3 "x" }}{{ end }}"#, json!({}));
         assert_eq!(out, "x".repeat(30));
