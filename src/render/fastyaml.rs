@@ -627,15 +627,16 @@ impl<'a> Reader<'a> {
         while let Some(&c) = b.get(i) {
             match c {
                 b'\n' | b',' | b'[' | b']' | b'{' | b'}' => break,
-                b':' if matches!(
-                    b.get(i + 1),
-                    None | Some(b' ' | b'\n' | b',' | b'[' | b']' | b'{' | b'}')
-                ) =>
-                {
+                b':' if matches!(b.get(i + 1), None | Some(b' ' | b'\n')) => {
                     if !key {
                         return Err(Bail);
                     }
                     break;
+                }
+                // `key:{`, `key:[`, `key:,`: serde-saphyr (like go-yaml v2) refuses a `:`
+                // right before a flow indicator after a plain scalar, so leave it to it.
+                b':' if matches!(b.get(i + 1), Some(b',' | b'[' | b']' | b'{' | b'}')) => {
+                    return Err(Bail);
                 }
                 b'#' if b[i - 1] == b' ' => break,
                 _ => i += 1,
@@ -737,6 +738,21 @@ mod tests {
         let fast = parse(text);
         assert!(fast.is_some(), "not accepted: {text:?}");
         assert_eq!(fast, saphyr(text), "differs: {text:?}");
+    }
+
+    #[test]
+    fn plain_key_colon_before_a_flow_indicator_is_left_to_serde_saphyr() {
+        // Found by the `template` fuzz target (crash-flow-colon-before-brace): the fast reader
+        // read `privileged:{...}` as a key and a map, where serde-saphyr refuses the text.
+        for text in [
+            "a: [{privileged:{name: x}}]\n",
+            "a: {b:[1]}\n",
+            "a: {b:, c: 1}\n",
+            "a: {b:}\n",
+        ] {
+            assert_eq!(parse(text), None, "{text:?}");
+        }
+        accepted_and_agrees("a: {b: {c: 1}, d: [1]}\n");
     }
 
     #[test]
