@@ -60,8 +60,8 @@ struct Reader<'a> {
 
 /// Whether every character is one YAML allows in a stream (its `c-printable` set; tab and
 /// carriage return are excluded above): no C0 controls but newline, no DEL, no C1 controls
-/// but NEL, no U+FFFE or U+FFFF. serde-saphyr rejects the others (as go-yaml does), and so
-/// must this reader by leaving them to it. Bytes, so that ASCII text costs one pass.
+/// but NEL, no U+FFFE or U+FFFF; nor a byte order mark past the start. serde-saphyr rejects
+/// the others (as go-yaml does), and so must this reader by leaving them to it. Bytes, so that ASCII text costs one pass.
 fn yaml_printable(bytes: &[u8]) -> bool {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
@@ -79,6 +79,10 @@ fn yaml_printable(bytes: &[u8]) -> bool {
             0xEF if bytes.get(i + 1) == Some(&0xBF)
                 && bytes.get(i + 2).is_some_and(|&n| n == 0xBE || n == 0xBF) =>
             {
+                return false;
+            }
+            // U+FEFF: serde-saphyr refuses a byte order mark inside a document.
+            0xEF if bytes.get(i + 1) == Some(&0xBB) && bytes.get(i + 2) == Some(&0xBF) => {
                 return false;
             }
             _ => {}
@@ -768,6 +772,10 @@ mod tests {
         ] {
             assert_eq!(parse(text), None, "{text:?}");
             assert!(agrees(text));
+        }
+        // Found by the `template` fuzz target (crash-bom-inside-document): a BOM inside.
+        for text in ["a: b\nc:\n  \u{feff}d: 1\n", "a: \"\u{feff}\"\n"] {
+            assert_eq!(parse(text), None, "{text:?}");
         }
         // The printable neighbours stay on the fast path.
         accepted_and_agrees("a: \u{85}x\u{a0}\u{fffd}");
