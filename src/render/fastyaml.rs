@@ -60,8 +60,9 @@ struct Reader<'a> {
 
 /// Whether every character is one YAML allows in a stream (its `c-printable` set; tab and
 /// carriage return are excluded above): no C0 controls but newline, no DEL, no C1 controls
-/// but NEL, no U+FFFE or U+FFFF; nor a byte order mark past the start. serde-saphyr rejects
-/// the others (as go-yaml does), and so must this reader by leaving them to it. Bytes, so that ASCII text costs one pass.
+/// but NEL, no U+FFFE or U+FFFF, and no byte order mark past the start. serde-saphyr rejects
+/// the others (as go-yaml does), and so must this reader by leaving them to it. Works on
+/// bytes, so that ASCII text costs one pass.
 fn yaml_printable(bytes: &[u8]) -> bool {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
