@@ -13,6 +13,8 @@ pub mod decision;
 pub mod dryrun;
 pub mod engine;
 pub mod flip;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mesh;
 pub mod origin;
 pub mod parallel;

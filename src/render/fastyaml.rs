@@ -28,7 +28,7 @@ pub(crate) fn parse(text: &str) -> Option<Json> {
     }
     // Tabs and carriage returns anywhere; document markers and directives at column 0.
     let bytes = text.as_bytes();
-    if bytes.contains(&b'\t') || bytes.contains(&b'\r') {
+    if bytes.contains(&b'\t') || bytes.contains(&b'\r') || !yaml_printable(bytes) {
         return None;
     }
     let marker = |at: usize| {
@@ -56,6 +56,41 @@ struct Reader<'a> {
     src: &'a str,
     b: &'a [u8],
     pos: usize,
+}
+
+/// Whether every character is one YAML allows in a stream (its `c-printable` set; tab and
+/// carriage return are excluded above): no C0 controls but newline, no DEL, no C1 controls
+/// but NEL, no U+FFFE or U+FFFF, and no byte order mark past the start. serde-saphyr rejects
+/// the others (as go-yaml does), and so must this reader by leaving them to it. Works on
+/// bytes, so that ASCII text costs one pass.
+fn yaml_printable(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\n' | 0x20..=0x7E => {}
+            0x00..=0x1F | 0x7F => return false,
+            // U+0080..U+009F, except U+0085.
+            0xC2 if bytes
+                .get(i + 1)
+                .is_some_and(|&n| (0x80..=0x9F).contains(&n) && n != 0x85) =>
+            {
+                return false;
+            }
+            // U+FFFE and U+FFFF.
+            0xEF if bytes.get(i + 1) == Some(&0xBF)
+                && bytes.get(i + 2).is_some_and(|&n| n == 0xBE || n == 0xBF) =>
+            {
+                return false;
+            }
+            // U+FEFF: serde-saphyr refuses a byte order mark inside a document.
+            0xEF if bytes.get(i + 1) == Some(&0xBB) && bytes.get(i + 2) == Some(&0xBF) => {
+                return false;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    true
 }
 
 /// `- ` or a lone `-` at the start of `rest`: a block sequence entry.
@@ -597,15 +632,16 @@ impl<'a> Reader<'a> {
         while let Some(&c) = b.get(i) {
             match c {
                 b'\n' | b',' | b'[' | b']' | b'{' | b'}' => break,
-                b':' if matches!(
-                    b.get(i + 1),
-                    None | Some(b' ' | b'\n' | b',' | b'[' | b']' | b'{' | b'}')
-                ) =>
-                {
+                b':' if matches!(b.get(i + 1), None | Some(b' ' | b'\n')) => {
                     if !key {
                         return Err(Bail);
                     }
                     break;
+                }
+                // `key:{`, `key:[`, `key:,`: serde-saphyr (like go-yaml v2) refuses a `:`
+                // right before a flow indicator after a plain scalar, so leave it to it.
+                b':' if matches!(b.get(i + 1), Some(b',' | b'[' | b']' | b'{' | b'}')) => {
+                    return Err(Bail);
                 }
                 b'#' if b[i - 1] == b' ' => break,
                 _ => i += 1,
@@ -707,6 +743,43 @@ mod tests {
         let fast = parse(text);
         assert!(fast.is_some(), "not accepted: {text:?}");
         assert_eq!(fast, saphyr(text), "differs: {text:?}");
+    }
+
+    #[test]
+    fn plain_key_colon_before_a_flow_indicator_is_left_to_serde_saphyr() {
+        // Found by the `template` fuzz target (crash-flow-colon-before-brace): the fast reader
+        // read `privileged:{...}` as a key and a map, where serde-saphyr refuses the text.
+        for text in [
+            "a: [{privileged:{name: x}}]\n",
+            "a: {b:[1]}\n",
+            "a: {b:, c: 1}\n",
+            "a: {b:}\n",
+        ] {
+            assert_eq!(parse(text), None, "{text:?}");
+        }
+        accepted_and_agrees("a: {b: {c: 1}, d: [1]}\n");
+    }
+
+    #[test]
+    fn control_characters_are_left_to_serde_saphyr() {
+        // Found by the `template` fuzz target: the fast reader took a NUL as part of a plain
+        // scalar, where serde-saphyr (like go-yaml) rejects the text.
+        for text in [
+            "\u{fffd}\u{fffd}\0",
+            "a: b\u{1}",
+            "a: \u{7f}",
+            "a: \"\u{9b}\"",
+            "a: \u{ffff}",
+        ] {
+            assert_eq!(parse(text), None, "{text:?}");
+            assert!(agrees(text));
+        }
+        // Found by the `template` fuzz target (crash-bom-inside-document): a BOM inside.
+        for text in ["a: b\nc:\n  \u{feff}d: 1\n", "a: \"\u{feff}\"\n"] {
+            assert_eq!(parse(text), None, "{text:?}");
+        }
+        // The printable neighbours stay on the fast path.
+        accepted_and_agrees("a: \u{85}x\u{a0}\u{fffd}");
     }
 
     #[test]

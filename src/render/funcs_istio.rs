@@ -2,7 +2,7 @@
 //! are registered after sprig and so override same-named sprig functions (`indent`, `env`,
 //! `contains`, `omit`), plus the `index` builtin made aware of typed string maps.
 
-use super::funcs_sprig::{FnResult, arg_int, arg_str, dict, s, want_args};
+use super::funcs_sprig::{FnResult, arg_int, arg_str, check_len, dict, s, want_args};
 use super::gofmt::sprint;
 use super::template::{is_string_map, with_state};
 use gotmpl::{Template, TemplateError, Value};
@@ -329,6 +329,8 @@ pub(crate) fn register(t: Template) -> Template {
             want_args("indent", a, 2)?;
             let n = usize::try_from(arg_int("indent", a, 0)?).unwrap_or(0);
             let text = arg_str("indent", a, 1)?;
+            let lines = text.bytes().filter(|&b| b == b'\n').count();
+            check_len("indent", n.saturating_mul(lines).saturating_add(text.len()))?;
             let pad = " ".repeat(n);
             let lines: Vec<String> = text
                 .split('\n')

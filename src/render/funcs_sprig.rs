@@ -16,6 +16,24 @@ pub(crate) fn err(name: &str, msg: impl std::fmt::Display) -> TemplateError {
     TemplateError::Exec(format!("error calling {name}: {msg}"))
 }
 
+/// The largest string one function call may build, and the largest render output (see
+/// `template::MAX_RENDER_OUTPUT`). A real injection renders tens of kilobytes; a count taken
+/// from a template or a ConfigMap (`repeat 99999999999 "x"`) must be an error, not an
+/// allocation that takes the process down.
+pub(crate) const MAX_STRING: usize = 16 << 20;
+
+/// Fails `name` when the string it is about to build would exceed [`MAX_STRING`] bytes.
+/// `len` is computed with saturating arithmetic by the caller.
+pub(crate) fn check_len(name: &str, len: usize) -> Result<(), TemplateError> {
+    if len > MAX_STRING {
+        return Err(err(
+            name,
+            format!("result of {len} bytes exceeds the limit of {MAX_STRING} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn want_args(name: &str, args: &[Value], n: usize) -> Result<(), TemplateError> {
     if args.len() != n {
         return Err(TemplateError::Exec(format!(
@@ -99,9 +117,12 @@ fn list_items(name: &str, v: Option<&Value>) -> Result<Vec<Value>, TemplateError
     }
 }
 
-fn sprig_indent(spaces: i64, v: &str) -> String {
-    let pad = " ".repeat(usize::try_from(spaces).unwrap_or(0));
-    format!("{pad}{}", v.replace('\n', &format!("\n{pad}")))
+fn sprig_indent(name: &str, spaces: i64, v: &str) -> Result<String, TemplateError> {
+    let n = usize::try_from(spaces).unwrap_or(0);
+    let lines = v.bytes().filter(|&b| b == b'\n').count().saturating_add(1);
+    check_len(name, n.saturating_mul(lines).saturating_add(v.len()))?;
+    let pad = " ".repeat(n);
+    Ok(format!("{pad}{}", v.replace('\n', &format!("\n{pad}"))))
 }
 
 fn to_f64(v: &Value) -> f64 {
@@ -215,12 +236,25 @@ pub(crate) fn register(t: Template) -> Template {
         want_args("replace", a, 3)?;
         let old = arg_str("replace", a, 0)?;
         let new = arg_str("replace", a, 1)?;
-        Ok(s(arg_str("replace", a, 2)?.replace(old, new)))
+        let text = arg_str("replace", a, 2)?;
+        // An empty `old` matches before every character and at the end, as in Go.
+        let hits = if old.is_empty() {
+            text.chars().count().saturating_add(1)
+        } else {
+            text.matches(old).count()
+        };
+        check_len(
+            "replace",
+            hits.saturating_mul(new.len()).saturating_add(text.len()),
+        )?;
+        Ok(s(text.replace(old, new)))
     })
     .func("repeat", |a| {
         want_args("repeat", a, 2)?;
         let n = usize::try_from(arg_int("repeat", a, 0)?).unwrap_or(0);
-        Ok(s(arg_str("repeat", a, 1)?.repeat(n)))
+        let text = arg_str("repeat", a, 1)?;
+        check_len("repeat", n.saturating_mul(text.len()))?;
+        Ok(s(text.repeat(n)))
     })
     .func("hasPrefix", |a| {
         want_args("hasPrefix", a, 2)?;
@@ -348,7 +382,7 @@ pub(crate) fn register(t: Template) -> Template {
         want_args("nindent", a, 2)?;
         let n = arg_int("nindent", a, 0)?;
         let text = arg_str("nindent", a, 1)?;
-        Ok(s(format!("\n{}", sprig_indent(n, text))))
+        Ok(s(format!("\n{}", sprig_indent("nindent", n, text)?)))
     })
     .func("dict", |a| {
         let mut m = BTreeMap::new();

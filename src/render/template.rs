@@ -205,12 +205,41 @@ impl CompiledTemplate {
             });
         });
         let _guard = StateGuard;
-        self.tmpl
-            .execute_to_string(data)
-            .map_err(|e| RenderError::TemplateExec {
+        let mut out = CappedOutput::default();
+        match self.tmpl.execute_fmt(&mut out, data) {
+            Ok(()) => Ok(out.text),
+            Err(_) if out.exceeded => Err(RenderError::TemplateExec {
+                template: self.name.clone(),
+                message: format!("output exceeds the limit of {MAX_RENDER_OUTPUT} bytes"),
+            }),
+            Err(e) => Err(RenderError::TemplateExec {
                 template: self.name.clone(),
                 message: e.to_string(),
-            })
+            }),
+        }
+    }
+}
+
+/// The largest output one template execution may write. A real injection renders tens of
+/// kilobytes; gotmpl bounds loop iterations (10 million) and recursion, but ten million
+/// iterations of a large string would still exhaust memory, so the writer stops there.
+pub(crate) const MAX_RENDER_OUTPUT: usize = super::funcs_sprig::MAX_STRING;
+
+/// A `String` sink that refuses to grow past [`MAX_RENDER_OUTPUT`].
+#[derive(Default)]
+struct CappedOutput {
+    text: String,
+    exceeded: bool,
+}
+
+impl std::fmt::Write for CappedOutput {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.text.len().saturating_add(s.len()) > MAX_RENDER_OUTPUT {
+            self.exceeded = true;
+            return Err(std::fmt::Error);
+        }
+        self.text.push_str(s);
+        Ok(())
     }
 }
 
@@ -334,6 +363,39 @@ mod tests {
         let v = k8s_value(&data, &mut reg);
         t.execute(&v, reg, Some(BTreeMap::new()), Arc::new(Json::Null), None)
             .unwrap_or_else(|e| format!("exec error: {e}"))
+    }
+
+    #[test]
+    fn huge_counts_are_errors_not_allocations() {
+        for src in [
+            r#"{{ repeat 99999999999 "x" }}"#,
+            r#"{{ repeat 9223372036854775807 "ab" }}"#,
+            r#"{{ "a\nb" | indent 9223372036854775807 }}"#,
+            r#"{{ "a\nb" | nindent 99999999999 }}"#,
+            r#"{{ replace "" (repeat 100000 "x") (repeat 100000 "y") }}"#,
+        ] {
+            let out = render(src, json!({}));
+            assert!(
+                out.starts_with("exec error:") && out.contains("exceeds the limit"),
+                "{src}: {out}"
+            );
+        }
+    }
+
+    #[test]
+    fn output_is_bounded() {
+        let out = render(
+            r#"{{ range 1000000 }}{{ repeat 1000 "x" }}{{ end }}"#,
+            json!({}),
+        );
+        assert!(
+            out.contains("output exceeds the limit"),
+            "{}",
+            &out[..80.min(out.len())]
+        );
+        // Under the limit, the same loop renders.
+        let out = render(r#"{{ range 10 }}{{ repeat 3 "x" }}{{ end }}"#, json!({}));
+        assert_eq!(out, "x".repeat(30));
     }
 
     #[test]
