@@ -356,6 +356,69 @@ mod tests {
         assert_eq!(scan_head(""), None);
     }
 
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            ".{0,8}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(".{0,6}", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever an object holds before, between and after its `apiVersion` and `kind`
+        /// (strings with quotes, brackets and escapes, numbers, nesting), compact or pretty,
+        /// the scan finds what serde_json reads, or declines.
+        #[test]
+        fn head_scan_agrees_with_serde_json(
+            before in proptest::collection::btree_map("[a-z\\\\\"{}\\[\\],:]{0,6}", json_value(), 0..4),
+            after in proptest::collection::btree_map("[a-z]{0,6}", json_value(), 0..4),
+            api_version in ".{0,12}",
+            kind in ".{0,12}",
+            pretty in proptest::bool::ANY,
+        ) {
+            let plain = |s: &str| !s.chars().any(|c| c == '"' || c == '\\' || c.is_control());
+            let keys_plain = before.keys().all(|k| plain(k));
+            let mut map = serde_json::Map::new();
+            for (k, v) in before {
+                map.insert(k, v);
+            }
+            map.insert("apiVersion".into(), api_version.clone().into());
+            map.insert("kind".into(), kind.clone().into());
+            for (k, v) in after {
+                map.entry(k).or_insert(v);
+            }
+            let value = serde_json::Value::Object(map);
+            let text = if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                serde_json::to_string(&value).unwrap()
+            };
+            match scan_head(&text) {
+                Some(head) => {
+                    proptest::prop_assert_eq!(head.api_version, api_version.as_str());
+                    proptest::prop_assert_eq!(head.kind, kind.as_str());
+                }
+                // Declining is only for escaped strings (serde_json escapes these) in the keys
+                // before the head or in the head's values.
+                None => proptest::prop_assert!(
+                    !(keys_plain && plain(&api_version) && plain(&kind)),
+                    "{}",
+                    text
+                ),
+            }
+        }
+    }
+
     #[test]
     fn items_are_typed_in_order_and_defaulted() {
         let text = r#"[{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}},
