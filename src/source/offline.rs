@@ -374,7 +374,6 @@ impl Loader<'_> {
 
     fn load_json(&mut self, text: &str) -> Result<(), InputError> {
         let mut timings = crate::timings::Timings::from_env();
-        timings.phase("load: read");
         let trimmed = text.trim_start();
         if trimmed.starts_with('[') {
             // A bare JSON array of objects (e.g. `jq -s`).
