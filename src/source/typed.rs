@@ -103,34 +103,36 @@ pub(super) fn parse_items(
     items: &[&RawValue],
     default_namespace: &str,
 ) -> Vec<(Parsed, u32)> {
-    let threads = std::thread::available_parallelism()
-        .map(std::num::NonZero::get)
-        .unwrap_or(1)
-        .min(8);
-    // Below this, a thread costs more than it saves.
-    const MIN_ITEMS_PER_THREAD: usize = 256;
-    let threads = threads.min(items.len() / MIN_ITEMS_PER_THREAD).max(1);
-    let chunk = items.len().div_ceil(threads).max(1);
+    // Items are typed in chunks, handed out to the cores one at a time; a chunk this small
+    // still costs far more to type than to hand out.
+    const CHUNK: usize = 256;
     let offset_of = |raw: &RawValue| {
         (raw.get().as_ptr() as usize)
             .saturating_sub(text.as_ptr() as usize)
             .min(text.len())
     };
     // Chunk k covers the text from its first item (the text's start, for the first chunk) to
-    // the next chunk's first item, and counts the newlines in it.
+    // the next chunk's first item (the text's end, for the last), and counts the newlines in it.
     let starts: Vec<usize> = items
-        .chunks(chunk)
+        .chunks(CHUNK)
         .enumerate()
         .map(|(k, part)| match part.first() {
             Some(first) if k > 0 => offset_of(first),
             _ => 0,
         })
         .collect();
-    let work = |k: usize, part: &[&RawValue]| -> (Vec<(Parsed, u32)>, usize) {
-        let start = starts.get(k).copied().unwrap_or(0);
-        let end = starts.get(k + 1).copied().unwrap_or(text.len());
+    let chunks: Vec<(usize, usize, &[&RawValue])> = items
+        .chunks(CHUNK)
+        .zip(&starts)
+        .enumerate()
+        .map(|(k, (part, &start))| {
+            let end = starts.get(k + 1).copied().unwrap_or(text.len());
+            (start, end, part)
+        })
+        .collect();
+    let parts = crate::parallel::map(&chunks, 1, |&(start, end, part)| {
         let (mut newlines, mut counted) = (0usize, start);
-        let out = part
+        let typed: Vec<(Parsed, u32)> = part
             .iter()
             .map(|raw| {
                 let offset = offset_of(raw).max(counted);
@@ -141,27 +143,8 @@ pub(super) fn parse_items(
             })
             .collect();
         newlines += count_newlines(text.as_bytes().get(counted..end.max(counted)));
-        (out, newlines)
-    };
-    let parts: Vec<(Vec<(Parsed, u32)>, usize)> = if threads == 1 {
-        vec![work(0, items)]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = items
-                .chunks(chunk)
-                .enumerate()
-                .map(|(k, part)| scope.spawn(move || work(k, part)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|handle| match handle.join() {
-                    Ok(part) => part,
-                    // A panic in a worker is a bug; re-raise it where the test harness sees it.
-                    Err(payload) => std::panic::resume_unwind(payload),
-                })
-                .collect()
-        })
-    };
+        (typed, newlines)
+    });
     let mut out = Vec::with_capacity(items.len());
     let mut base = 1u32;
     for (part, newlines) in parts {
