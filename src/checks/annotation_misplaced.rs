@@ -15,8 +15,8 @@ use crate::mesh::linkerd;
 use crate::workload::PodSubject;
 
 use super::support::{
-    MetaChange, Section, change_command, covered_by_workload, get, has_istio, has_linkerd,
-    istio_revision, istio_settings,
+    Meshes, MetaChange, Section, change_command, covered_by_workload, get, istio_revision,
+    istio_settings, required_meshes,
 };
 use super::util::{ISTIO_INJECT, LINKERD_INJECT, subject_name, subject_ref};
 
@@ -30,13 +30,7 @@ impl Check for AnnotationMisplaced {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        let istio = has_istio(ctx.engine);
-        let linkerd = has_linkerd(ctx.engine);
-        if !istio && !linkerd {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        let Meshes { istio, linkerd } = required_meshes(ctx.engine)?;
         for (subject, verdict) in ctx.subjects {
             if covered_by_workload(ctx, subject) {
                 continue;

@@ -5,8 +5,8 @@
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
 
 use super::machinery::{
-    BundleProblem, MeshKind, MeshWebhook, by_configuration, mesh_webhooks, patch_ca_bundle_command,
-    webhook_bundle, which_webhooks,
+    BundleProblem, MeshKind, MeshWebhook, by_configuration, patch_ca_bundle_command,
+    required_mesh_webhooks, webhook_bundle, which_webhooks,
 };
 
 pub struct CabundleEmpty;
@@ -22,12 +22,7 @@ impl Check for CabundleEmpty {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        let webhooks = mesh_webhooks(ctx);
-        if webhooks.is_empty() {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        let webhooks = required_mesh_webhooks(ctx)?;
         for (configuration, list) in by_configuration(&webhooks) {
             // (webhook, problem); an empty caBundle only matters for a Service reference (a
             // URL webhook may rely on the API server's system roots).

@@ -10,8 +10,8 @@ use crate::pki::{
 };
 
 use super::machinery::{
-    CertSource, MeshKind, MeshWebhook, by_configuration, cert_label, mesh_root, mesh_webhooks,
-    patch_from_source_command, webhook_bundle, which_webhooks,
+    CertSource, MeshKind, MeshWebhook, by_configuration, cert_label, mesh_root,
+    patch_from_source_command, required_mesh_webhooks, webhook_bundle, which_webhooks,
 };
 
 pub struct CabundleMismatch;
@@ -32,12 +32,7 @@ impl Check for CabundleMismatch {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        let webhooks = mesh_webhooks(ctx);
-        if webhooks.is_empty() {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        let webhooks = required_mesh_webhooks(ctx)?;
         let mut roots: BTreeMap<(bool, String), Result<CertSource, String>> = BTreeMap::new();
         let before = out.len();
         let mut compared = 0usize;

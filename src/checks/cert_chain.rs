@@ -7,8 +7,8 @@ use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, 
 use crate::pki::{ChainError, Time, verify_serving_cert};
 
 use super::machinery::{
-    CertSource, MeshKind, MeshWebhook, by_configuration, mesh_root, mesh_webhooks,
-    patch_from_source_command, serving_cert, webhook_bundle, which_webhooks,
+    CertSource, MeshKind, MeshWebhook, by_configuration, mesh_root, patch_from_source_command,
+    required_mesh_webhooks, serving_cert, webhook_bundle, which_webhooks,
 };
 
 pub struct CertChain;
@@ -19,12 +19,7 @@ impl Check for CertChain {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        let webhooks = mesh_webhooks(ctx);
-        if webhooks.is_empty() {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        let webhooks = required_mesh_webhooks(ctx)?;
         let before = out.len();
         let mut checked = 0usize;
         let mut unchecked: Vec<String> = Vec::new();

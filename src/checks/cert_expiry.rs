@@ -8,7 +8,8 @@ use crate::origin::Origin;
 use crate::pki::{CertInfo, Expiry, expiry_status};
 
 use super::machinery::{
-    CertSource, MeshKind, mesh_root, mesh_webhooks, secret_value, serving_cert, webhook_bundle,
+    CertSource, MeshKind, mesh_root, required_mesh_webhooks, secret_value, serving_cert,
+    webhook_bundle,
 };
 
 pub struct CertExpiry;
@@ -34,12 +35,7 @@ impl Check for CertExpiry {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        let webhooks = mesh_webhooks(ctx);
-        if webhooks.is_empty() {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        let webhooks = required_mesh_webhooks(ctx)?;
         let mut found: Vec<(CertInfo, Vec<Holder>)> = Vec::new();
         let mut add = |cert: &CertInfo, holder: Holder| match found
             .iter_mut()

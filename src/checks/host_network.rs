@@ -11,7 +11,7 @@ use crate::engine::{Verdict, WebhookRole};
 use crate::workload::PodSubject;
 
 use super::support::{
-    MetaChange, Section, change_command, covered_by_workload, has_istio, has_linkerd, shell_quote,
+    Meshes, MetaChange, Section, change_command, covered_by_workload, required_meshes, shell_quote,
 };
 use super::util::{ISTIO_INJECT, LINKERD_INJECT, injection_intent, subject_name, subject_ref};
 
@@ -25,13 +25,7 @@ impl Check for HostNetwork {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        let istio = has_istio(ctx.engine);
-        let linkerd = has_linkerd(ctx.engine);
-        if !istio && !linkerd {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        let Meshes { istio, linkerd } = required_meshes(ctx.engine)?;
         for (subject, verdict) in ctx.subjects {
             if covered_by_workload(ctx, subject) {
                 continue;

@@ -13,7 +13,7 @@ use k8s_openapi::api::admissionregistration::v1::MutatingWebhook;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::check::CheckContext;
+use crate::check::{CheckContext, Skip};
 use crate::mesh::istio::install::is_istio_injector_webhook;
 use crate::mesh::linkerd::is_linkerd_injector_webhook;
 use crate::origin::Origin;
@@ -107,6 +107,16 @@ impl MeshWebhook<'_> {
     /// A JSON patch path for this webhook's field.
     pub fn patch_path(&self, rest: &str) -> String {
         format!("/webhooks/{}/{rest}", self.index)
+    }
+}
+
+/// [`mesh_webhooks`], or the skip every mesh check gives when there is none.
+pub fn required_mesh_webhooks<'a>(ctx: &CheckContext<'a>) -> Result<Vec<MeshWebhook<'a>>, Skip> {
+    let webhooks = mesh_webhooks(ctx);
+    if webhooks.is_empty() {
+        Err(super::support::no_mesh_webhook())
+    } else {
+        Ok(webhooks)
     }
 }
 

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
-use crate::engine::{WebhookRole, show_labels};
+use crate::engine::show_labels;
+
+use super::support::required_meshes;
 use crate::origin::Origin;
 
 use super::util::{injection_intent, subject_name};
@@ -19,11 +21,7 @@ impl Check for NamespaceNotSelected {
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
         let engine = ctx.engine;
-        if !engine.roles.iter().any(|r| *r != WebhookRole::Other) {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        required_meshes(engine)?;
         // Namespace → the subjects in it that ask for a sidecar and reach no webhook.
         let mut by_ns: BTreeMap<&str, Vec<(String, String, String)>> = BTreeMap::new();
         for (subject, verdict) in ctx.subjects {

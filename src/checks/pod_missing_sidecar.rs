@@ -11,7 +11,7 @@ use crate::decision::Mesh;
 use crate::engine::Verdict;
 use crate::workload::PodSubject;
 
-use super::support::{Owner, controlling_workload, has_istio, has_linkerd, name_list, shell_quote};
+use super::support::{Owner, controlling_workload, name_list, required_meshes, shell_quote};
 
 pub struct PodMissingSidecar;
 
@@ -23,11 +23,7 @@ impl Check for PodMissingSidecar {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        if !has_istio(ctx.engine) && !has_linkerd(ctx.engine) {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        required_meshes(ctx.engine)?;
         // Pods grouped by the workload whose restart recreates them; bare pods stand alone.
         let mut groups: BTreeMap<GroupKey, Vec<Missing<'_>>> = BTreeMap::new();
         for (subject, verdict) in ctx.subjects {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Map, Value, json};
 
-use crate::check::CheckContext;
+use crate::check::{CheckContext, Skip};
 use crate::engine::{Engine, Verdict, WebhookRole};
 use crate::mesh::istio::config::InjectorSettings;
 use crate::state::ClusterState;
@@ -26,6 +26,31 @@ pub fn has_istio(engine: &Engine<'_>) -> bool {
 /// Whether Linkerd's proxy-injector webhook is in the input.
 pub fn has_linkerd(engine: &Engine<'_>) -> bool {
     engine.roles.contains(&WebhookRole::Linkerd)
+}
+
+/// Which meshes have an injection webhook in the input.
+#[derive(Debug, Clone, Copy)]
+pub struct Meshes {
+    pub istio: bool,
+    pub linkerd: bool,
+}
+
+/// The meshes present, or the skip every mesh check gives when there is none.
+pub fn required_meshes(engine: &Engine<'_>) -> Result<Meshes, Skip> {
+    let meshes = Meshes {
+        istio: has_istio(engine),
+        linkerd: has_linkerd(engine),
+    };
+    if meshes.istio || meshes.linkerd {
+        Ok(meshes)
+    } else {
+        Err(no_mesh_webhook())
+    }
+}
+
+/// The skip of a check that has no Istio or Linkerd injection webhook to look at.
+pub fn no_mesh_webhook() -> Skip {
+    Skip("no Istio or Linkerd injection webhook in the input".to_owned())
 }
 
 /// The Istio revision whose injector decided, when an Istio webhook matched.

@@ -8,7 +8,7 @@ use crate::origin::Origin;
 use crate::state::Kind;
 
 use super::machinery::{
-    ServiceUse, by_service, mesh_webhooks, service_port, show_int_or_string, target_port,
+    ServiceUse, by_service, required_mesh_webhooks, service_port, show_int_or_string, target_port,
 };
 
 pub struct WebhookEndpointsNotReady;
@@ -30,12 +30,7 @@ impl Check for WebhookEndpointsNotReady {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        let webhooks = mesh_webhooks(ctx);
-        if webhooks.is_empty() {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        let webhooks = required_mesh_webhooks(ctx)?;
         if let (Some(a), Some(b)) = (
             ctx.state.unavailable_reason(Kind::EndpointSlice),
             ctx.state.unavailable_reason(Kind::Endpoints),

@@ -4,7 +4,9 @@
 
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
 
-use super::machinery::{MeshKind, MeshWebhook, by_configuration, mesh_webhooks, which_webhooks};
+use super::machinery::{
+    MeshKind, MeshWebhook, by_configuration, required_mesh_webhooks, which_webhooks,
+};
 
 pub struct WebhookFailOpen;
 
@@ -14,12 +16,7 @@ impl Check for WebhookFailOpen {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        let webhooks = mesh_webhooks(ctx);
-        if webhooks.is_empty() {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        let webhooks = required_mesh_webhooks(ctx)?;
         for (configuration, list) in by_configuration(&webhooks) {
             let open: Vec<&MeshWebhook<'_>> =
                 list.iter().copied().filter(|w| w.fails_open()).collect();

@@ -16,7 +16,7 @@ use crate::selector::Selector;
 use crate::state::Object;
 
 use super::machinery::{
-    ServiceUse, by_service, default_webhook_port, mesh_webhooks, resolve_named_port,
+    ServiceUse, by_service, default_webhook_port, required_mesh_webhooks, resolve_named_port,
     selected_pod_labels, service_port, target_port,
 };
 
@@ -28,12 +28,7 @@ impl Check for WebhookNetworkPolicy {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        let webhooks = mesh_webhooks(ctx);
-        if webhooks.is_empty() {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        let webhooks = required_mesh_webhooks(ctx)?;
         for usage in by_service(&webhooks) {
             if let Some(f) = check_service(ctx, &usage) {
                 out.push(f);

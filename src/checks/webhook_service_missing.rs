@@ -4,7 +4,7 @@
 
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Skip};
 
-use super::machinery::{MeshKind, ServiceUse, by_service, mesh_webhooks, service_port};
+use super::machinery::{MeshKind, ServiceUse, by_service, required_mesh_webhooks, service_port};
 
 pub struct WebhookServiceMissing;
 
@@ -14,12 +14,7 @@ impl Check for WebhookServiceMissing {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        let webhooks = mesh_webhooks(ctx);
-        if webhooks.is_empty() {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        let webhooks = required_mesh_webhooks(ctx)?;
         for usage in by_service(&webhooks) {
             if let Some(f) = problem(ctx, &usage) {
                 out.push(f);

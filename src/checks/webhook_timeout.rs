@@ -4,7 +4,7 @@
 
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
 
-use super::machinery::{MeshWebhook, by_configuration, mesh_webhooks, which_webhooks};
+use super::machinery::{MeshWebhook, by_configuration, required_mesh_webhooks, which_webhooks};
 
 pub struct WebhookTimeout;
 
@@ -21,12 +21,7 @@ impl Check for WebhookTimeout {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        let webhooks = mesh_webhooks(ctx);
-        if webhooks.is_empty() {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        let webhooks = required_mesh_webhooks(ctx)?;
         for (configuration, list) in by_configuration(&webhooks) {
             let bad: Vec<(&MeshWebhook<'_>, i32, bool)> = list
                 .iter()

@@ -11,7 +11,7 @@ use crate::engine::WebhookRole;
 use crate::origin::Origin;
 use crate::workload::PodSubject;
 
-use super::support::{covered_by_workload, has_istio, has_linkerd, name_list, shell_quote};
+use super::support::{covered_by_workload, name_list, required_meshes, shell_quote};
 use super::util::subject_name;
 
 pub struct WebhooksOverlap;
@@ -25,11 +25,7 @@ impl Check for WebhooksOverlap {
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
         let engine = ctx.engine;
-        if !has_istio(engine) && !has_linkerd(engine) {
-            return Err(Skip(
-                "no Istio or Linkerd injection webhook in the input".to_owned(),
-            ));
-        }
+        required_meshes(engine)?;
         let mut pairs: BTreeMap<(usize, usize), Vec<&PodSubject<'_>>> = BTreeMap::new();
         for (subject, verdict) in ctx.subjects {
             if verdict.injectors_matched < 2 || covered_by_workload(ctx, subject) {
