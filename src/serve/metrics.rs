@@ -87,6 +87,8 @@ pub struct Metrics {
     last_evaluation: Gauge,
     evaluation_seconds: FloatGauge,
     pub ready: Gauge,
+    /// Every family's name as scraped (`meshdoctor_pods`; counters gain `_total`).
+    families: Vec<String>,
     /// Certificates' notAfter, kept to age `certificate_expiry_seconds` between evaluations.
     not_after: Mutex<Vec<(CertificateLabels, i64)>>,
 }
@@ -152,83 +154,96 @@ impl Metrics {
             evaluation_seconds: FloatGauge::default(),
             ready: Gauge::default(),
             not_after: Mutex::new(Vec::new()),
+            families: Vec::new(),
         };
-        registry.register(
+        let mut names = Vec::new();
+        // Registers a family and remembers its name: an empty family is not in the output.
+        macro_rules! family {
+            ($name:literal, $help:literal, $metric:expr) => {
+                names.push(concat!("meshdoctor_", $name).to_owned());
+                registry.register($name, $help, $metric);
+            };
+        }
+        family!(
             "findings",
             "Findings of the current state by check, severity and namespace (\"\" = cluster-scoped); only non-zero series",
-            m.findings.family.clone(),
+            m.findings.family.clone()
         );
-        registry.register(
+        family!(
             "check_findings",
             "Findings of the current state by check and severity, every check of the catalog (zero included)",
-            m.findings_by_check.family.clone(),
+            m.findings_by_check.family.clone()
         );
-        registry.register(
+        family!(
             "certificate_expiry_seconds",
             "Seconds until a certificate the injection machinery depends on expires (negative: expired)",
-            m.cert_expiry_seconds.family.clone(),
+            m.cert_expiry_seconds.family.clone()
         );
-        registry.register(
+        family!(
             "certificate_not_after_timestamp_seconds",
             "The notAfter of a certificate the injection machinery depends on, in seconds since the epoch",
-            m.cert_not_after.family.clone(),
+            m.cert_not_after.family.clone()
         );
-        registry.register(
+        family!(
             "webhook_ready_endpoints",
             "Ready endpoints of the Service a mesh injector webhook calls",
-            m.ready_endpoints.family.clone(),
+            m.ready_endpoints.family.clone()
         );
-        registry.register(
+        family!(
             "webhook_not_ready_endpoints",
             "Not-ready endpoints of the Service a mesh injector webhook calls",
-            m.not_ready_endpoints.family.clone(),
+            m.not_ready_endpoints.family.clone()
         );
-        registry.register(
+        family!(
             "pods",
             "Pods by mesh and sidecar state (injected, expected_but_missing, opted_out, outside_mesh)",
-            m.pods.family.clone(),
+            m.pods.family.clone()
         );
-        registry.register(
+        family!(
             "namespace_pods_missing_sidecar",
             "Pods running without the sidecar their injector would add today, per namespace; only non-zero series",
-            m.missing_sidecars.family.clone(),
+            m.missing_sidecars.family.clone()
         );
-        registry.register(
+        family!(
             "input_available",
             "1 when every watch of a kind has listed it, 0 when some could not (see /readyz)",
-            m.input_available.family.clone(),
+            m.input_available.family.clone()
         );
-        registry.register(
+        family!(
             "watch_restarts",
             "Watches that relisted after the first list (410 Gone, a lost connection)",
-            m.watch_restarts.clone(),
+            m.watch_restarts.clone()
         );
-        registry.register(
+        family!(
             "watch_errors",
             "Errors a watch met (the watch retries with back-off)",
-            m.watch_errors.clone(),
+            m.watch_errors.clone()
         );
-        registry.register(
+        family!(
             "evaluations",
             "Evaluations by scope (full, namespaces)",
-            m.evaluations.clone(),
+            m.evaluations.clone()
         );
-        registry.register(
+        family!(
             "last_evaluation_timestamp_seconds",
             "When the last evaluation finished, in seconds since the epoch",
-            m.last_evaluation.clone(),
+            m.last_evaluation.clone()
         );
-        registry.register(
+        family!(
             "last_evaluation_duration_seconds",
             "How long the last evaluation took",
-            m.evaluation_seconds.clone(),
+            m.evaluation_seconds.clone()
         );
-        registry.register(
+        family!(
             "ready",
             "1 once every watch has listed its scope and the first evaluation is done",
-            m.ready.clone(),
+            m.ready.clone()
         );
-        Metrics { registry, ..m }
+        Metrics {
+            registry,
+            families: names,
+            ..m
+        }
     }
 
     /// Publishes one evaluation. `check_ids` is the catalog, so that a check with no finding
@@ -373,6 +388,11 @@ impl Metrics {
                 g.set(left);
             })
         }));
+    }
+
+    /// The names of every family, including those with no series yet.
+    pub fn family_names(&self) -> &[String] {
+        &self.families
     }
 
     /// The text exposition format (OpenMetrics), as `/metrics` serves it.

@@ -173,8 +173,34 @@ impl Mirror {
         m
     }
 
-    pub fn mesh_namespaces(&self) -> &BTreeSet<String> {
-        &self.mesh_namespaces
+    /// The control-plane namespaces whose ConfigMaps and Secrets to read: those a mesh
+    /// webhook's Service names, and the defaults that exist (a Role in a namespace that does
+    /// not exist cannot be granted, so watching it would only report a forbidden list).
+    pub fn control_planes_to_watch(&self) -> Vec<String> {
+        self.mesh_namespaces
+            .iter()
+            .filter(|ns| {
+                !DEFAULT_MESH_NAMESPACES.contains(&ns.as_str())
+                    || self.state.namespaces.get(None, ns).is_some()
+                    || self.named_by_webhooks(ns)
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn named_by_webhooks(&self, ns: &str) -> bool {
+        self.webhook_namespaces().iter().any(|n| n == ns)
+    }
+
+    /// The namespaces of the mesh injector webhooks' Services.
+    fn webhook_namespaces(&self) -> Vec<String> {
+        let configs: Vec<MutatingWebhookConfiguration> = self
+            .state
+            .mutating_webhooks
+            .iter()
+            .map(|o| o.obj.clone())
+            .collect();
+        crate::source::live::mesh_namespaces_of(&configs)
     }
 
     /// Applies one change and records what it makes stale.
@@ -275,16 +301,10 @@ impl Mirror {
     }
 
     fn refresh_mesh_namespaces(&mut self) {
-        let configs: Vec<MutatingWebhookConfiguration> = self
-            .state
-            .mutating_webhooks
-            .iter()
-            .map(|o| o.obj.clone())
-            .collect();
         self.mesh_namespaces = DEFAULT_MESH_NAMESPACES
             .iter()
             .map(|s| (*s).to_owned())
-            .chain(crate::source::live::mesh_namespaces_of(&configs))
+            .chain(self.webhook_namespaces())
             .collect();
     }
 }

@@ -218,14 +218,15 @@ impl Monitor {
     }
 
     /// Watches for the control-plane-only kinds in every control-plane namespace known so far
-    /// (the defaults, then each namespace a mesh webhook's Service names).
+    /// (the defaults once the namespace watch has seen them, each namespace a mesh webhook's
+    /// Service names).
     fn start_control_plane(
         &self,
         mirror: &Mirror,
         tx: &mpsc::Sender<Change>,
         started: &mut BTreeSet<(Kind, Option<String>)>,
     ) {
-        for ns in mirror.mesh_namespaces() {
+        for ns in mirror.control_planes_to_watch() {
             for kind in CONTROL_PLANE_ONLY {
                 self.start(kind, Some(ns.clone()), tx, started);
             }
