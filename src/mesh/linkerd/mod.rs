@@ -7,6 +7,7 @@
 
 mod decide;
 mod reason;
+pub mod render;
 mod settings;
 
 #[cfg(test)]
