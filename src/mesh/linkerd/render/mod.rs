@@ -8,7 +8,9 @@
 //! proxy, linkerd-init, network validator and debug containers; [`patch`] orders them into the
 //! RFC 6902 patch the webhook returns. Modelled on edge-26.8.3; see docs/linkerd-render.md.
 
+pub mod cluster;
 pub mod containers;
+pub mod omitempty;
 pub mod overrides;
 pub mod patch;
 pub mod values;
