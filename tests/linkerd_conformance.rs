@@ -4,11 +4,19 @@
 //!
 //! - `proxy-injector/`: the webhook's JSON patches. A case passes when our patch equals the
 //!   golden as data (Linkerd's own test compares the unmarshalled patches the same way).
+//! - `cli-inject/`: `linkerd inject` outputs. A case passes when every document of our output
+//!   equals the golden's as data (Linkerd's test compares parsed YAML too); byte-identical
+//!   output is counted separately. A failing case must fail with the golden's message. Where
+//!   the case has a `.report`, our per-document outcome (injected, skipped with Linkerd's
+//!   reason, annotated, the UDP warning) must be the report's.
 //!
 //! The test prints `linkerd: N/M cases pass`, writes the failures with a one-line reason to
 //! `$CARGO_TARGET_TMPDIR/linkerd-conformance-failures.txt`, and fails if N drops below
 //! `tests/linkerd-conformance-floor.txt`.
 
+use meshdoctor::mesh::linkerd::render::manifest::{
+    CliOptions, DocReport, cli_override_annotations, inject_manifest, split_documents,
+};
 use meshdoctor::mesh::linkerd::render::{
     Annotations, Origin, Values, Workload, opaque_ports_patch, overrides, pod_patch,
 };
@@ -132,6 +140,106 @@ impl Suite {
             }
         }
     }
+    fn cli_file(&self, name: &str) -> Result<String, String> {
+        read(&self.dir.join("cli-inject").join(name))
+    }
+
+    /// The trust anchors of the CLI tests, as the first golden's proxy carries them.
+    fn cli_trust_anchors(&self) -> Result<String, String> {
+        let golden = self.cli_file(s(&self.manifest, "cliTrustAnchorsFrom"))?;
+        let doc = yaml(&split_documents(&golden)[0])?;
+        let inits = doc
+            .pointer("/spec/template/spec/initContainers")
+            .and_then(Json::as_array)
+            .ok_or("no init containers in the trust-anchor golden")?;
+        inits
+            .iter()
+            .flat_map(|c| c["env"].as_array().cloned().unwrap_or_default())
+            .find(|e| e["name"] == "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS")
+            .and_then(|e| e["value"].as_str().map(str::to_owned))
+            .ok_or_else(|| "no LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS in the golden".to_owned())
+    }
+
+    fn suite_values(&self, set: Option<&Json>, pem: &str) -> Result<Values, String> {
+        let mut v = self.values.clone();
+        v.identity_trust_anchors_pem = pem.to_owned();
+        for (k, val) in set.and_then(Json::as_object).into_iter().flatten() {
+            v.set(k, val.clone()).map_err(|e| e.to_string())?;
+        }
+        Ok(v)
+    }
+
+    /// One `cli` case: `Ok(byte_identical)` when it passes.
+    fn cli_case(&self, suite: &Json, case: &Json, pem: &str) -> Result<bool, String> {
+        let base = self.suite_values(suite.get("base"), pem)?;
+        let mut values = base.clone();
+        for (k, val) in case
+            .get("set")
+            .and_then(Json::as_object)
+            .into_iter()
+            .flatten()
+        {
+            values.set(k, val.clone()).map_err(|e| e.to_string())?;
+        }
+        let flag = |v: &Json, k: &str| v.get(k).and_then(Json::as_bool) == Some(true);
+        let opts = CliOptions {
+            override_annotations: if flag(suite, "overrideAnnotations") {
+                cli_override_annotations(&values, &base)
+            } else {
+                Annotations::new()
+            },
+            values,
+            inject_proxy: flag(case, "manual"),
+            enable_debug_sidecar: flag(case, "debug"),
+            control_namespace: self.control_ns().to_owned(),
+            created_by: s(&self.manifest, "cliCreatedBy").to_owned(),
+            uninject_first: flag(suite, "uninject"),
+            annotate_namespaces: flag(suite, "annotateNamespaces"),
+        };
+        let inputs: Vec<String> = match case.get("inputs").and_then(Json::as_array) {
+            Some(list) => list
+                .iter()
+                .map(|i| i.as_str().unwrap_or("").to_owned())
+                .collect(),
+            None => vec![s(case, "input").to_owned()],
+        };
+        let mut text = String::new();
+        let mut reports: Vec<DocReport> = Vec::new();
+        for input in &inputs {
+            match inject_manifest(&self.cli_file(input)?, &opts) {
+                Ok(out) => {
+                    text.push_str(&out.text);
+                    reports.extend(out.reports);
+                }
+                Err(e) => {
+                    let Some(stderr) = case.get("stderr").and_then(Json::as_str) else {
+                        return Err(format!("unexpected error: {e}"));
+                    };
+                    let want = self.cli_file(stderr)?;
+                    let want = want
+                        .strip_prefix("Error transforming resources:\n")
+                        .unwrap_or(&want);
+                    // Linkerd's YAML errors are its parser's words; any parse error matches.
+                    if want.starts_with("error converting YAML") || e.message == want.trim_end() {
+                        return Ok(true);
+                    }
+                    return Err(format!("error {:?}, want {:?}", e.message, want));
+                }
+            }
+        }
+        let Some(golden) = case.get("golden").and_then(Json::as_str) else {
+            return Err(format!(
+                "succeeded, but Linkerd fails this case ({})",
+                s(case, "stderr")
+            ));
+        };
+        let want = self.cli_file(golden)?;
+        compare_yaml_stream(&text, &want)?;
+        if let Some(report) = case.get("report").and_then(Json::as_str) {
+            compare_report(&reports, &self.cli_file(report)?)?;
+        }
+        Ok(text == want)
+    }
 }
 
 /// Equal as data; otherwise the first differing operation.
@@ -164,6 +272,96 @@ fn compare_patch(got: &Json, want: &Json) -> Result<(), String> {
     Err("patches differ".into())
 }
 
+/// Every document equal as data (Linkerd's own test parses both sides too).
+fn compare_yaml_stream(got: &str, want: &str) -> Result<(), String> {
+    let (g, w) = (split_documents(got), split_documents(want));
+    if g.len() != w.len() {
+        return Err(format!("{} documents, want {}", g.len(), w.len()));
+    }
+    for (i, (g, w)) in g.iter().zip(&w).enumerate() {
+        let (gv, wv) = (yaml(g)?, yaml(w)?);
+        if gv != wv {
+            return Err(format!(
+                "document {} differs: {}",
+                i + 1,
+                first_difference(&gv, &wv, "")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn first_difference(got: &Json, want: &Json, path: &str) -> String {
+    match (got, want) {
+        (Json::Object(g), Json::Object(w)) => {
+            for (k, wv) in w {
+                match g.get(k) {
+                    None => return format!("{path}/{k}: missing"),
+                    Some(gv) if gv != wv => {
+                        return first_difference(gv, wv, &format!("{path}/{k}"));
+                    }
+                    _ => {}
+                }
+            }
+            match g.keys().find(|k| !w.contains_key(*k)) {
+                Some(k) => format!("{path}/{k}: not in the golden"),
+                None => format!("{path}: differs"),
+            }
+        }
+        (Json::Array(g), Json::Array(w)) if g.len() == w.len() => g
+            .iter()
+            .zip(w)
+            .enumerate()
+            .find(|(_, (a, b))| a != b)
+            .map(|(i, (a, b))| first_difference(a, b, &format!("{path}/{i}")))
+            .unwrap_or_else(|| format!("{path}: differs")),
+        _ => {
+            let cut = |v: &Json| v.to_string().chars().take(160).collect::<String>();
+            format!("{path}: got {} want {}", cut(got), cut(want))
+        }
+    }
+}
+
+/// The outcome lines of a `.report` (`deployment "web" injected`, `... skipped`, `...
+/// annotated`) and its UDP warning, against ours.
+fn compare_report(reports: &[DocReport], text: &str) -> Result<(), String> {
+    let mut want: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        for verb in ["injected", "skipped", "annotated"] {
+            if let Some(rest) = l.strip_suffix(&format!(" {verb}"))
+                && rest.contains('"')
+                && !l.starts_with('‼')
+            {
+                want.push(format!("{rest} {verb}"));
+            }
+        }
+    }
+    let got: Vec<String> = reports
+        .iter()
+        .filter(|r| r.kind != "service" || r.annotated)
+        .map(|r| {
+            let verb = if r.injected {
+                "injected"
+            } else if !r.skipped.is_empty() {
+                "skipped"
+            } else {
+                "annotated"
+            };
+            format!("{} \"{}\" {verb}", r.kind, r.name)
+        })
+        .collect();
+    if got != want {
+        return Err(format!("report: got {got:?}, want {want:?}"));
+    }
+    let want_udp = text.contains("uses \"protocol: UDP\"");
+    let got_udp = reports.iter().any(|r| r.udp);
+    if want_udp != got_udp {
+        return Err(format!("report: UDP warning {got_udp}, want {want_udp}"));
+    }
+    Ok(())
+}
+
 #[test]
 fn linkerd_conformance() {
     let Some(suite) = Suite::load() else {
@@ -191,6 +389,41 @@ fn linkerd_conformance() {
     println!(
         "linkerd: webhook patches {webhook_pass}/{} pass",
         results.len()
+    );
+    let webhook_total = results.len();
+
+    let pem = suite.cli_trust_anchors();
+    let mut identical = 0;
+    for group in suite.manifest["cli"].as_array().into_iter().flatten() {
+        for case in group["cases"].as_array().into_iter().flatten() {
+            let name = format!(
+                "cli-inject {}: {} -> {}",
+                s(group, "suite"),
+                case.get("input")
+                    .and_then(Json::as_str)
+                    .unwrap_or("(folder)"),
+                case.get("golden")
+                    .or(case.get("stderr"))
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+            );
+            let r = match &pem {
+                Ok(pem) => suite.cli_case(group, case, pem),
+                Err(e) => Err(e.clone()),
+            };
+            if r == Ok(true) {
+                identical += 1;
+            }
+            results.push((name, r.map(|_| ())));
+        }
+    }
+    let cli_total = results.len() - webhook_total;
+    let cli_pass = results[webhook_total..]
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .count();
+    println!(
+        "linkerd: linkerd inject goldens {cli_pass}/{cli_total} pass ({identical} byte-identical)"
     );
 
     let total = results.len();

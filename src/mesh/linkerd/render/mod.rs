@@ -10,9 +10,11 @@
 
 pub mod cluster;
 pub mod containers;
+pub mod manifest;
 pub mod omitempty;
 pub mod overrides;
 pub mod patch;
+pub mod uninject;
 pub mod values;
 pub mod workload;
 

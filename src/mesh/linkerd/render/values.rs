@@ -489,6 +489,17 @@ impl Values {
         Ok(())
     }
 
+    /// Sets one dotted key (`proxy.ports.admin`) as a `values` document would.
+    pub fn set(&mut self, key: &str, value: Json) -> Result<(), ValuesError> {
+        let mut doc = value;
+        for part in key.rsplit('.') {
+            let mut m = serde_json::Map::new();
+            m.insert(part.to_owned(), doc);
+            doc = Json::Object(m);
+        }
+        self.overlay(&doc)
+    }
+
     /// The proxy image's tag: `proxy.image.version`, else the control plane's version.
     pub fn proxy_version(&self) -> &str {
         if self.proxy.image.version.is_empty() {
