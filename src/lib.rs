@@ -23,6 +23,7 @@ pub mod preflight;
 pub mod render;
 pub mod report;
 pub mod selector;
+pub mod serve;
 pub mod source;
 pub mod state;
 pub mod timings;

@@ -112,12 +112,54 @@ impl<T: k8s_openapi::Metadata<Ty = ObjectMeta>> Store<T> {
         self.items.len()
     }
 
+    /// Removes an object (a watch's delete). The last object takes its place, so the store is
+    /// out of order until the next [`Store::sort`]: a delete costs O(1), not a shift of every
+    /// later object.
+    pub fn remove(&mut self, namespace: Option<&str>, name: &str) -> Option<Object<T>> {
+        let ns = namespace.unwrap_or("");
+        let names = self.index.get_mut(ns)?;
+        let i = names.remove(name)?;
+        if names.is_empty() {
+            self.index.remove(ns);
+        }
+        let removed = self.items.swap_remove(i);
+        if let Some(moved) = self.items.get(i) {
+            let meta = moved.obj.metadata();
+            if let Some(slot) = self
+                .index
+                .get_mut(meta.namespace.as_deref().unwrap_or(""))
+                .and_then(|names| names.get_mut(meta.name.as_deref().unwrap_or("")))
+            {
+                *slot = i;
+            }
+            self.sorted = false;
+        }
+        Some(removed)
+    }
+
+    /// Keeps only the objects `keep` accepts (a watch that relisted replaces its scope).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Object<T>) -> bool) {
+        let before = self.items.len();
+        self.items.retain(|o| keep(o));
+        if self.items.len() == before {
+            return;
+        }
+        self.index.clear();
+        for (i, o) in self.items.iter().enumerate() {
+            let (namespace, name) = key_of(o.obj.metadata());
+            self.index.entry(namespace).or_default().insert(name, i);
+        }
+    }
+
     /// Orders the objects by namespace and name, as the API server lists them, so that what a
     /// check reports first does not depend on file order or on which LIST finished first.
     pub fn sort(&mut self) {
         // Sort a permutation by borrowed keys, then move each object once: objects are large
         // (a typed pod is kilobytes), and a 50,000-pod snapshot must not pay for a key clone
         // per comparison or a merge sort's moves.
+        if self.sorted {
+            return;
+        }
         let mut order: Vec<usize> = (0..self.items.len()).collect();
         if order.is_sorted_by(|&a, &b| self.sort_key(a) <= self.sort_key(b)) {
             self.sorted = true;

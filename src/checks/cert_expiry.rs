@@ -15,18 +15,19 @@ use super::machinery::{
 pub struct CertExpiry;
 
 /// One place a certificate was found.
-struct Holder {
-    object: ObjectRef,
+pub struct Holder {
+    pub object: ObjectRef,
     /// `secret linkerd/linkerd-proxy-injector-k8s-tls (tls.crt)`.
-    describe: String,
-    field: String,
-    origin: Origin,
-    serving: bool,
-    mesh: MeshKind,
+    pub describe: String,
+    pub field: String,
+    pub origin: Origin,
+    /// The injector's serving certificate (the leaf of its chain), not a CA.
+    pub serving: bool,
+    pub mesh: MeshKind,
     /// The control-plane namespace (where the injector runs).
-    plane: String,
+    pub plane: String,
     /// The cert-manager Certificate that owns a Secret, when annotated.
-    certificate: Option<String>,
+    pub certificate: Option<String>,
 }
 
 impl Check for CertExpiry {
@@ -35,97 +36,7 @@ impl Check for CertExpiry {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
-        let webhooks = required_mesh_webhooks(ctx)?;
-        let mut found: Vec<(CertInfo, Vec<Holder>)> = Vec::new();
-        let mut add = |cert: &CertInfo, holder: Holder| match found
-            .iter_mut()
-            .find(|(c, _)| c.sha256_fingerprint == cert.sha256_fingerprint)
-        {
-            Some((_, holders)) => {
-                if !holders.iter().any(|h| h.describe == holder.describe) {
-                    holders.push(holder);
-                }
-            }
-            None => found.push((cert.clone(), vec![holder])),
-        };
-
-        // Control-plane objects first, so that a certificate is reported where it is issued.
-        let mut planes: Vec<(MeshKind, String)> = Vec::new();
-        for w in &webhooks {
-            if let Some(svc) = w.service()
-                && !planes.contains(&(w.mesh, svc.namespace.clone()))
-            {
-                planes.push((w.mesh, svc.namespace));
-            }
-        }
-        for (mesh, ns) in &planes {
-            let serving = serving_cert(ctx.state, *mesh, ns);
-            let mut sources: Vec<(CertSource, bool)> = Vec::new();
-            if let Some(s) = serving.clone() {
-                sources.push((s, true));
-            }
-            if let Ok(root) = mesh_root(ctx.state, *mesh, ns) {
-                sources.push((root, false));
-            }
-            if *mesh == MeshKind::Istio {
-                sources.extend(istio_ca_secrets(ctx, ns).into_iter().map(|s| (s, false)));
-            }
-            for (src, is_serving) in sources {
-                let certificate = (src.kind == "Secret")
-                    .then(|| {
-                        ctx.state
-                            .secrets
-                            .get(src.namespace.as_deref(), &src.name)
-                            .and_then(|s| s.obj.metadata.annotations.as_ref())
-                            .and_then(|a| a.get("cert-manager.io/certificate-name"))
-                            .cloned()
-                    })
-                    .flatten();
-                for (i, cert) in src.certs.iter().enumerate() {
-                    add(
-                        cert,
-                        Holder {
-                            object: ObjectRef::new(src.kind, src.namespace.as_deref(), &src.name),
-                            describe: src.describe(),
-                            field: src.field(),
-                            origin: src.origin.clone(),
-                            // Only the leaf of a serving chain is the serving certificate.
-                            serving: is_serving && i == 0,
-                            mesh: *mesh,
-                            plane: ns.clone(),
-                            certificate: certificate.clone(),
-                        },
-                    );
-                }
-            }
-        }
-        for w in &webhooks {
-            let Ok(bundle) = webhook_bundle(w.ca_bundle()) else {
-                continue;
-            };
-            for cert in &bundle.certs {
-                add(
-                    cert,
-                    Holder {
-                        object: ObjectRef::new(
-                            "MutatingWebhookConfiguration",
-                            None,
-                            w.configuration,
-                        ),
-                        describe: format!("caBundle of {}", w.configuration),
-                        field: w.field("clientConfig.caBundle"),
-                        origin: w.origin.clone(),
-                        serving: false,
-                        mesh: w.mesh,
-                        plane: w
-                            .service()
-                            .map_or_else(|| "istio-system".to_owned(), |s| s.namespace),
-                        certificate: None,
-                    },
-                );
-            }
-        }
-
+        let found = mesh_certificates(ctx)?;
         for (cert, holders) in &found {
             let status = expiry_status(cert, ctx.now_unix, ctx.cert_warn_days);
             let (severity, when) = match status {
@@ -211,6 +122,100 @@ impl Check for CertExpiry {
         }
         Ok(())
     }
+}
+
+/// Every certificate the injection machinery depends on, once each (by fingerprint), with
+/// every place it was found: the injectors' serving certificates, the mesh roots and CA
+/// Secrets of each control plane, and the webhooks' caBundles. `cert-expiry` reports on them;
+/// `meshdoctor serve` exports their expiry.
+pub fn mesh_certificates(ctx: &CheckContext<'_>) -> Result<Vec<(CertInfo, Vec<Holder>)>, Skip> {
+    let webhooks = required_mesh_webhooks(ctx)?;
+    let mut found: Vec<(CertInfo, Vec<Holder>)> = Vec::new();
+    let mut add = |cert: &CertInfo, holder: Holder| match found
+        .iter_mut()
+        .find(|(c, _)| c.sha256_fingerprint == cert.sha256_fingerprint)
+    {
+        Some((_, holders)) => {
+            if !holders.iter().any(|h| h.describe == holder.describe) {
+                holders.push(holder);
+            }
+        }
+        None => found.push((cert.clone(), vec![holder])),
+    };
+
+    // Control-plane objects first, so that a certificate is reported where it is issued.
+    let mut planes: Vec<(MeshKind, String)> = Vec::new();
+    for w in &webhooks {
+        if let Some(svc) = w.service()
+            && !planes.contains(&(w.mesh, svc.namespace.clone()))
+        {
+            planes.push((w.mesh, svc.namespace));
+        }
+    }
+    for (mesh, ns) in &planes {
+        let serving = serving_cert(ctx.state, *mesh, ns);
+        let mut sources: Vec<(CertSource, bool)> = Vec::new();
+        if let Some(s) = serving.clone() {
+            sources.push((s, true));
+        }
+        if let Ok(root) = mesh_root(ctx.state, *mesh, ns) {
+            sources.push((root, false));
+        }
+        if *mesh == MeshKind::Istio {
+            sources.extend(istio_ca_secrets(ctx, ns).into_iter().map(|s| (s, false)));
+        }
+        for (src, is_serving) in sources {
+            let certificate = (src.kind == "Secret")
+                .then(|| {
+                    ctx.state
+                        .secrets
+                        .get(src.namespace.as_deref(), &src.name)
+                        .and_then(|s| s.obj.metadata.annotations.as_ref())
+                        .and_then(|a| a.get("cert-manager.io/certificate-name"))
+                        .cloned()
+                })
+                .flatten();
+            for (i, cert) in src.certs.iter().enumerate() {
+                add(
+                    cert,
+                    Holder {
+                        object: ObjectRef::new(src.kind, src.namespace.as_deref(), &src.name),
+                        describe: src.describe(),
+                        field: src.field(),
+                        origin: src.origin.clone(),
+                        // Only the leaf of a serving chain is the serving certificate.
+                        serving: is_serving && i == 0,
+                        mesh: *mesh,
+                        plane: ns.clone(),
+                        certificate: certificate.clone(),
+                    },
+                );
+            }
+        }
+    }
+    for w in &webhooks {
+        let Ok(bundle) = webhook_bundle(w.ca_bundle()) else {
+            continue;
+        };
+        for cert in &bundle.certs {
+            add(
+                cert,
+                Holder {
+                    object: ObjectRef::new("MutatingWebhookConfiguration", None, w.configuration),
+                    describe: format!("caBundle of {}", w.configuration),
+                    field: w.field("clientConfig.caBundle"),
+                    origin: w.origin.clone(),
+                    serving: false,
+                    mesh: w.mesh,
+                    plane: w
+                        .service()
+                        .map_or_else(|| "istio-system".to_owned(), |s| s.namespace),
+                    certificate: None,
+                },
+            );
+        }
+    }
+    Ok(found)
 }
 
 /// Istio's CA Secrets in the control-plane namespace, beyond the root already read: the

@@ -8,7 +8,8 @@ use crate::origin::Origin;
 use crate::state::Kind;
 
 use super::machinery::{
-    ServiceUse, by_service, required_mesh_webhooks, service_port, show_int_or_string, target_port,
+    MeshKind, ServiceRef, ServiceUse, by_service, required_mesh_webhooks, service_port,
+    show_int_or_string, target_port,
 };
 
 pub struct WebhookEndpointsNotReady;
@@ -129,6 +130,48 @@ fn check_service(ctx: &CheckContext<'_>, usage: &ServiceUse<'_, '_>) -> Option<F
         evidence,
         fix,
     })
+}
+
+/// The ready and not-ready endpoints behind one injector Service port, for `meshdoctor serve`.
+pub struct InjectorEndpoints {
+    pub service: ServiceRef,
+    pub mesh: MeshKind,
+    /// The webhook configurations that call it (`istio-sidecar-injector, istio-revision-tag-default`).
+    pub configurations: String,
+    pub ready: usize,
+    pub not_ready: usize,
+}
+
+/// Every Service-backed mesh injector webhook's endpoints, counted as this check counts them.
+/// A Service (or port) that does not exist counts zero: the API server cannot call it either.
+pub fn injector_endpoints(ctx: &CheckContext<'_>) -> Vec<InjectorEndpoints> {
+    let webhooks = crate::checks::machinery::mesh_webhooks(ctx);
+    by_service(&webhooks)
+        .iter()
+        .map(|usage| {
+            let svc = &usage.service;
+            let port_name = ctx
+                .state
+                .services
+                .get(Some(&svc.namespace), &svc.name)
+                .and_then(|s| service_port(&s.obj, svc.port))
+                .map(|p| p.name.clone().unwrap_or_default());
+            let (ready, not_ready) = match port_name {
+                Some(port) => {
+                    let c = count_endpoints(ctx, &svc.namespace, &svc.name, &port);
+                    (c.ready, c.not_ready)
+                }
+                None => (0, 0),
+            };
+            InjectorEndpoints {
+                service: svc.clone(),
+                mesh: usage.mesh(),
+                configurations: usage.configurations(),
+                ready,
+                not_ready,
+            }
+        })
+        .collect()
 }
 
 fn count_endpoints(ctx: &CheckContext<'_>, namespace: &str, name: &str, port_name: &str) -> Count {

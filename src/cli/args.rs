@@ -33,6 +33,9 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// CI gate over manifests not yet applied: findings located at file:line:column.
     Preflight(PreflightArgs),
+    /// Watch the cluster and export the checks' findings, certificate expiry, injector
+    /// endpoints and pod verdicts as Prometheus metrics (read-only).
+    Serve(ServeArgs),
 }
 
 /// The kubectl plugin: `kubectl inject-why <kind>/<name>`.
@@ -259,6 +262,36 @@ pub struct CheckArgs {
     /// directories, relative to the file (docs/user-checks.md).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where to serve /metrics, /healthz, /readyz and /findings (HOST:PORT; ":9090" = every
+    /// interface; port 0 picks a free port, printed on stderr).
+    #[arg(long, value_name = "ADDR", default_value = ":9090")]
+    pub metrics_addr: String,
+    /// Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then the
+    /// in-cluster service account).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// How long changes are gathered before the checks run again.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "500ms")]
+    pub debounce: std::time::Duration,
+    /// Re-evaluate everything this often even without changes (certificates age; 0 = never).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    pub resync: std::time::Duration,
+    /// Run only this check (repeatable).
+    #[arg(long = "check", value_name = "ID")]
+    pub only: Vec<String>,
+    /// Do not run this check (repeatable).
+    #[arg(long = "skip", value_name = "ID")]
+    pub skip: Vec<String>,
+    /// cert-expiry warns when a certificate expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub cert_expiry_days: u32,
 }
 
 #[derive(Debug, Args)]

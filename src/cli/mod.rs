@@ -79,6 +79,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Checks(a) => checks::run(a),
         Command::Inject(a) => inject::run(&cli.global, a),
         Command::Snapshot(a) => snapshot::run(a),
+        Command::Serve(a) => crate::serve::run(&cli.global, a),
         Command::Preflight(a) => preflight::run(&cli.global, a),
     }
 }

@@ -666,7 +666,7 @@ kinds! {
 
 /// What is dropped from each object as its page arrives: `managedFields` (never needed, often
 /// the bulk of an object) and, from Secrets, everything but public certificates.
-trait Reduce: Resource + Sized {
+pub(crate) trait Reduce: Resource + Sized {
     fn reduce(mut self) -> Self {
         self.meta_mut().managed_fields = None;
         self
@@ -736,7 +736,7 @@ fn controller_of(meta: &ObjectMeta) -> Option<(String, String)> {
 }
 
 /// Namespaces of the services behind mesh injector webhooks.
-fn mesh_namespaces_of(configs: &[MutatingWebhookConfiguration]) -> Vec<String> {
+pub(crate) fn mesh_namespaces_of(configs: &[MutatingWebhookConfiguration]) -> Vec<String> {
     let mut out = Vec::new();
     for cfg in configs {
         let cfg_name = cfg.metadata.name.as_deref().unwrap_or("");

@@ -37,7 +37,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 
 #[path = "../common/pki.rs"]
-mod pki;
+pub mod pki;
 
 /// The Istio version whose rules the test injector applies (the conformance inputs' version).
 pub const ISTIO_VERSION: IstioVersion = IstioVersion {
