@@ -9,6 +9,7 @@ pub mod common;
 pub mod config;
 pub mod explain;
 pub mod inject;
+mod linkerd_render;
 pub mod preflight;
 pub mod snapshot;
 
