@@ -64,6 +64,7 @@ fn explain_one(
             name: name.clone(),
         },
     )?;
+    super::common::note_unread(&loaded.state);
     let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;
     let engine = Engine::new(&state, options);
@@ -133,6 +134,7 @@ fn summary(
         all_namespaces,
     };
     let loaded = super::common::load_state(source, wants)?;
+    super::common::note_unread(&loaded.state);
     let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;
     let engine = Engine::new(&state, options);
