@@ -36,6 +36,8 @@ pub struct DocReport {
     pub kind: String,
     pub name: String,
     pub injected: bool,
+    /// Linkerd would inject it (the proxy added, or the annotation for the webhook).
+    pub injectable: bool,
     pub annotated: bool,
     /// Why Linkerd would not inject it (Linkerd's reason sentences).
     pub skipped: Vec<String>,
@@ -67,15 +69,13 @@ const AUTOMOUNT: &str = "automountServiceAccountToken set to \"false\", with Val
 const UDP: &str = "UDP port(s) configured on pod spec";
 
 /// The documents of a YAML stream, split at `---` lines as Kubernetes' YAML reader splits them
-/// (documents with nothing but comments and blank lines are skipped).
+/// (an empty chunk, as before a leading `---`, is skipped).
 pub fn split_documents(text: &str) -> Vec<String> {
     let mut docs = Vec::new();
     let mut cur = String::new();
     let mut flush = |cur: &mut String| {
-        let meaningful = cur
-            .lines()
-            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-        if meaningful {
+        // Only an empty chunk is no document: a blank one is a document without a kind.
+        if !cur.is_empty() {
             docs.push(std::mem::take(cur));
         } else {
             cur.clear();
@@ -200,6 +200,7 @@ fn report_for(kind: &str, obj: &Json) -> DocReport {
         kind: kind.to_owned(),
         name,
         injected: false,
+        injectable: false,
         annotated: false,
         skipped: Vec::new(),
         udp: false,
@@ -209,7 +210,31 @@ fn report_for(kind: &str, obj: &Json) -> DocReport {
 
 fn emit(obj: &mut Json) -> String {
     typed_round_trip(obj);
+    required_fields(obj);
     crate::render::to_go_yaml(obj)
+}
+
+/// Fields the Kubernetes types encode even when empty (no omitempty): a workload's `selector`
+/// (`null`) and a StatefulSet's `serviceName` (`""`).
+fn required_fields(obj: &mut Json) {
+    let kind = obj
+        .get("kind")
+        .and_then(Json::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let Some(Json::Object(spec)) = obj.get_mut("spec") else {
+        return;
+    };
+    if matches!(
+        kind.as_str(),
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
+    ) {
+        spec.entry("selector").or_insert(Json::Null);
+    }
+    if kind == "StatefulSet" {
+        spec.entry("serviceName")
+            .or_insert_with(|| Json::String(String::new()));
+    }
 }
 
 /// One object as `linkerd inject` transforms it: a Service or Namespace annotated, a workload
@@ -303,6 +328,7 @@ fn transform(
         .map_err(|e| e.to_string())?;
     report.warnings = patch.warnings;
     report.injected = opts.inject_proxy;
+    report.injectable = true;
     let mut injected = apply_patch(&obj, &patch.ops)?;
     drop_nulls(&mut injected);
     Ok((emit(&mut injected), report))
