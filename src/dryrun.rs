@@ -897,9 +897,8 @@ pub fn run_explain(global: &GlobalArgs, args: &ExplainArgs) -> Result<(), Failur
         let subject = resolve(&state, kind, &namespace, &name)?;
         let decision = engine.explain(&subject);
         let pod = pod_to_send(&crate::cli::explain::subject_pod(&subject));
-        let predicted =
-            crate::cli::explain::render_prediction(&engine, &subject.namespace, &pod, &decision)
-                .map_err(|e| e.to_string());
+        let predicted = crate::cli::explain::render_prediction(&engine, &subject, &pod, &decision)
+            .map_err(|e| e.to_string());
         let outcome = create_dry_run(&conn, &subject.namespace, &pod).await?;
         let report = assess(&engine, &decision, &subject.namespace, predicted, outcome);
         let out = match args.output {

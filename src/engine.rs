@@ -78,6 +78,27 @@ pub struct Engine<'s> {
 static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
 impl<'s> Engine<'s> {
+    /// The namespace of a Linkerd injector webhook's Service: Linkerd's control-plane
+    /// namespace, where `linkerd-config` lives (`linkerd` for a URL webhook or an unknown one).
+    pub fn linkerd_control_namespace(
+        &self,
+        webhook: Option<&crate::decision::WebhookRef>,
+    ) -> String {
+        webhook
+            .and_then(|r| {
+                self.webhooks
+                    .iter()
+                    .find(|w| *w.configuration == *r.configuration && *w.name == *r.name)
+            })
+            .and_then(|w| match &w.client_config.target {
+                crate::admission::WebhookTarget::Service { namespace, .. } => {
+                    Some(namespace.clone())
+                }
+                crate::admission::WebhookTarget::Url(_) => None,
+            })
+            .unwrap_or_else(|| "linkerd".to_owned())
+    }
+
     pub fn new(state: &'s ClusterState, options: EngineOptions) -> Engine<'s> {
         let configs: Vec<_> = state
             .mutating_webhooks

@@ -376,6 +376,9 @@ pub struct ClusterState {
     /// Kinds that were read (offline: kinds present or loaded from a complete snapshot; live: kinds
     /// listed successfully). A check that needs a kind not in here is skipped, not passed.
     pub loaded_kinds: BTreeMap<Kind, KindAvailability>,
+    /// Live: each read that failed (request, status, the server's message), for the reports'
+    /// `unavailable` list. `loaded_kinds` says which kinds this leaves out.
+    pub unread: Vec<crate::check::unavailable::UnreadInput>,
     /// Where the state came from, for messages (`fixtures/demo/`, `live (context kind-dev)`).
     pub sources: Vec<String>,
 }

@@ -106,14 +106,14 @@ async fn apply_deploy_file(c: &Client, file: &str) {
     }
 }
 
-/// The script's kubeconfig, acting as deploy/'s ServiceAccount.
-fn impersonating_kubeconfig(server: &e2e_support::ApiServer, dir: &Path) -> PathBuf {
+/// The script's kubeconfig, acting as ServiceAccount `meshdoctor/<account>`.
+fn impersonating_kubeconfig(server: &e2e_support::ApiServer, dir: &Path, account: &str) -> PathBuf {
     let text = std::fs::read_to_string(server.kubeconfig()).expect("kubeconfig");
     let mut v: Value = serde_saphyr::from_str(&text).expect("kubeconfig YAML");
     for u in v["users"].as_array_mut().expect("users") {
-        u["user"]["as"] = json!("system:serviceaccount:meshdoctor:meshdoctor");
+        u["user"]["as"] = json!(format!("system:serviceaccount:meshdoctor:{account}"));
     }
-    let path = dir.join("serve-kubeconfig.json");
+    let path = dir.join(format!("kubeconfig-{account}.json"));
     std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
     path
 }
@@ -281,38 +281,8 @@ async fn serve_metrics_follow_the_cluster_through_prometheus() {
 
     // meshdoctor serve, as the ServiceAccount.
     let dir = tempdir();
-    let kubeconfig = impersonating_kubeconfig(server, &dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshdoctor"))
-        .args([
-            "serve",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--debounce",
-            "200ms",
-        ])
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start meshdoctor serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let serve = Running(child);
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let banner = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve prints where it listens");
-    let metrics_addr = banner
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {banner:?}"))
-        .to_owned();
+    let kubeconfig = impersonating_kubeconfig(server, &dir, "meshdoctor");
+    let (serve, metrics_addr, rx) = start_serve(&kubeconfig);
 
     // A real Prometheus scraping it every second.
     let prometheus_addr = format!("127.0.0.1:{}", free_port());
@@ -443,11 +413,119 @@ async fn serve_metrics_follow_the_cluster_through_prometheus() {
     drop(serve);
 }
 
+/// Starts `meshdoctor serve` on a free loopback port; the process, its address and its stderr.
+fn start_serve(kubeconfig: &Path) -> (Running, String, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshdoctor"))
+        .args([
+            "serve",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--debounce",
+            "200ms",
+        ])
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start meshdoctor serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let serve = Running(child);
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let banner = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve prints where it listens");
+    let addr = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"))
+        .to_owned();
+    (serve, addr, rx)
+}
+
+/// A ServiceAccount with the ClusterRole but none of the control-plane Roles: its lists of
+/// ConfigMaps and Secrets in istio-system are forbidden. serve keeps running, says so in
+/// /readyz and in `meshdoctor_input_available`, and skips the checks that need them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_kind_is_reported_unavailable_not_fatal() {
+    let Some(server) = e2e_support::shared_or_skip("a_forbidden_kind_is_unavailable") else {
+        return;
+    };
+    let c = client(server).await;
+    ensure_namespace(&c, ISTIO_NAMESPACE).await;
+    apply_deploy_file(&c, "deploy/namespace.yaml").await;
+    apply_deploy_file(&c, "deploy/rbac.yaml").await;
+    let sa: ServiceAccount = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "partial", "namespace": "meshdoctor"},
+    }))
+    .unwrap();
+    let _ = Api::<ServiceAccount>::namespaced(c.clone(), "meshdoctor")
+        .create(&PostParams::default(), &sa)
+        .await;
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "meshdoctor-partial"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "meshdoctor-reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "partial", "namespace": "meshdoctor"}],
+    }))
+    .unwrap();
+    let _ = Api::<ClusterRoleBinding>::all(c.clone())
+        .create(&PostParams::default(), &binding)
+        .await;
+
+    let dir = tempdir();
+    let (serve, addr, _stderr) = start_serve(&impersonating_kubeconfig(server, &dir, "partial"));
+    let started = Instant::now();
+    let readyz = loop {
+        let body = http_get(&addr, "/readyz");
+        if body.starts_with("ok") {
+            break body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{body}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for kind in ["configmaps", "secrets"] {
+        assert!(
+            readyz.contains(&format!(
+                "unavailable: cannot list {kind} in istio-system: forbidden"
+            )),
+            "{readyz}"
+        );
+    }
+    let metrics = http_get(&addr, "/metrics");
+    assert!(
+        metrics.contains("meshdoctor_input_available{kind=\"secrets\"} 0"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("meshdoctor_input_available{kind=\"pods\"} 1"));
+    let findings: Value = serde_json::from_str(&http_get(&addr, "/findings")).unwrap();
+    let skipped = findings["skipped"].to_string();
+    assert!(
+        skipped.contains("cannot list secrets in istio-system: forbidden"),
+        "{skipped}"
+    );
+    drop(serve);
+}
+
+fn rand_suffix() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 fn tempdir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
-        "meshdoctor-serve-e2e-{}-{}",
+        "meshdoctor-serve-e2e-{}-{}-{}",
         std::process::id(),
-        now()
+        now(),
+        rand_suffix()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir

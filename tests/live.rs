@@ -1044,3 +1044,171 @@ fn real_kubectl_accepts_the_test_server() {
     );
     live.assert_read_only();
 }
+
+/// A 403 on `list secrets in istio-system` is listed in every output format, whether or not a
+/// check needed Secrets, and the checks that read Secrets without needing them say what they
+/// could not see.
+#[test]
+fn a_forbidden_read_is_listed_in_every_format() {
+    let dir = root().join("fixtures/check-certs");
+    let live = Live::fixture(&dir);
+    live.server.set_faults(Faults {
+        forbidden: vec![("secrets".into(), Some("istio-system".into()))],
+        ..Faults::default()
+    });
+    let run = |args: &[&str]| {
+        let out = live.meshdoctor().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let request = "list secrets in istio-system";
+    let server_says = "secrets is forbidden: User \"tester\" cannot list resource \"secrets\"";
+
+    let json: Value =
+        serde_json::from_str(&run(&["check", "-A", "-o", "json", "--fail-on", "never"])).unwrap();
+    let yaml: Value =
+        serde_saphyr::from_str(&run(&["check", "-A", "-o", "yaml", "--fail-on", "never"])).unwrap();
+    for v in [&json, &yaml] {
+        let unavailable = v["unavailable"].as_array().unwrap();
+        assert_eq!(unavailable.len(), 1, "{v}");
+        let u = &unavailable[0];
+        assert_eq!(u["kind"], "Secret");
+        assert_eq!(u["namespace"], "istio-system");
+        assert_eq!(u["request"], request);
+        assert_eq!(u["status"], 403);
+        assert!(
+            u["reason"].as_str().unwrap().starts_with(server_says),
+            "{u}"
+        );
+        // cert-expiry ran, and says it did without the CA secrets.
+        let partial = v["partial"].as_array().unwrap();
+        let cert = partial
+            .iter()
+            .find(|p| p["check"] == "cert-expiry")
+            .unwrap_or_else(|| panic!("no partial note for cert-expiry: {v}"));
+        assert_eq!(cert["unseen"], "Secret");
+        assert_eq!(
+            cert["reason"],
+            "cannot list secrets in istio-system: forbidden"
+        );
+        assert!(
+            !v["skipped"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["check"] == "cert-expiry"),
+            "{v}"
+        );
+    }
+    let table = run(&["check", "-A", "--fail-on", "never"]);
+    assert!(table.contains("\nUNAVAILABLE ("), "{table}");
+    assert!(
+        table.contains(&format!("  {request}: 403 {server_says}")),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "  cert-expiry: ran without Secret (cannot list secrets in istio-system: forbidden)"
+        ),
+        "{table}"
+    );
+
+    // preflight over the live context: SARIF, JUnit and GitHub.
+    let temp = Temp::new("unread");
+    let manifest = temp.file(
+        "deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: default\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n",
+    );
+    let manifest = manifest.to_str().unwrap();
+    let preflight = |format: &str| {
+        run(&[
+            "preflight",
+            "-f",
+            manifest,
+            "-o",
+            format,
+            "--fail-on",
+            "never",
+        ])
+    };
+    let sarif: Value = serde_json::from_str(&preflight("sarif")).unwrap();
+    let notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
+    let unread = notes
+        .iter()
+        .find(|n| n["properties"]["kind"] == "Secret")
+        .unwrap_or_else(|| panic!("no notification for the failed read: {sarif}"));
+    assert_eq!(unread["level"], "warning");
+    assert_eq!(unread["properties"]["namespace"], "istio-system");
+    assert_eq!(unread["properties"]["status"], 403);
+    let text = unread["message"]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!("could not read: {request}: 403 {server_says}")),
+        "{text}"
+    );
+    assert!(
+        notes.iter().any(|n| n["descriptor"]["id"] == "cert-expiry"
+            && n["message"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("ran without Secret")),
+        "{sarif}"
+    );
+
+    let junit = preflight("junit");
+    assert!(
+        junit.contains("<testsuite name=\"unavailable-inputs\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains(&format!(
+            "<testcase name=\"{request}\" classname=\"unavailable-inputs\""
+        )),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("<skipped message=\"could not read: list secrets in istio-system: 403"),
+        "{junit}"
+    );
+    assert!(junit.contains("<system-err>"), "{junit}");
+
+    let github = preflight("github");
+    let line = github
+        .lines()
+        .find(|l| l.starts_with("::warning title=meshdoctor%3A inputs not read::"))
+        .unwrap_or_else(|| panic!("no annotation for the failed read: {github}"));
+    assert!(
+        line.contains(&format!("could not read: {request}: 403 {server_says}")),
+        "{line}"
+    );
+    assert!(
+        line.contains("%0Acert-expiry: ran without Secret"),
+        "{line}"
+    );
+
+    // explain has nowhere in its output for it: a note on stderr. (It reads no Secrets; the
+    // istiod Deployment it reads for the version is what is denied here.)
+    let demo = Live::fixture(&root().join("fixtures/demo"));
+    demo.server.set_faults(Faults {
+        forbidden: vec![("deployments".into(), Some("istio-system".into()))],
+        ..Faults::default()
+    });
+    let out = demo
+        .meshdoctor()
+        .args(["explain", "deployment/web", "-n", "shop"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("meshdoctor: note: could not read: list deployments in istio-system: 403"),
+        "{err}"
+    );
+    demo.assert_read_only();
+    live.assert_read_only();
+}

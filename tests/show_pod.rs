@@ -57,24 +57,23 @@ fn state_dir(c: &std::path::Path) -> std::path::PathBuf {
     dir
 }
 
-#[test]
-fn show_pod_renders_with_the_clusters_injector() {
-    let Some(c) = conformance() else { return };
-    let dir = state_dir(&c);
+/// `explain TARGET -n NS --from FROM --show-pod --show-patch -o json`, run from the crate root.
+fn explain_shown(target: &str, namespace: &str, from: &str) -> Value {
     let out = Command::cargo_bin("meshdoctor")
         .unwrap()
         .args([
             "explain",
-            "deployment/hello",
+            target,
             "-n",
-            "shop",
+            namespace,
             "--from",
-            dir.to_str().unwrap(),
+            from,
             "--show-pod",
             "--show-patch",
             "-o",
             "json",
         ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
     assert!(
@@ -82,7 +81,14 @@ fn show_pod_renders_with_the_clusters_injector() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn show_pod_renders_with_the_clusters_injector() {
+    let Some(c) = conformance() else { return };
+    let dir = state_dir(&c);
+    let v = explain_shown("deployment/hello", "shop", dir.to_str().unwrap());
     assert_eq!(v["inject"], true);
     let names = |list: &Value| -> Vec<String> {
         list.as_array()
@@ -177,4 +183,39 @@ fn inject_with_a_missing_file_is_exit_2() {
         ])
         .assert()
         .code(2);
+}
+
+/// Linkerd: the patch is the one meshdoctor builds the way Linkerd's proxy injector does, from
+/// the fixture's `linkerd-config`; applying it gives the pod `--show-pod` prints.
+#[test]
+fn linkerd_show_patch_is_the_webhook_patch() {
+    let v = explain_shown(
+        "pod/web-1",
+        "emojivoto",
+        "fixtures/linkerd-basic/state.yaml",
+    );
+    let ops = v["patch"].as_array().unwrap();
+    let paths: Vec<&str> = ops.iter().map(|o| o["path"].as_str().unwrap()).collect();
+    // Native sidecar (the fixture's values): linkerd-init first, the proxy right after it.
+    assert!(paths.contains(&"/spec/initContainers/0"), "{paths:?}");
+    assert_eq!(*paths.last().unwrap(), "/spec/initContainers/1");
+    assert_eq!(ops.last().unwrap()["value"]["name"], "linkerd-proxy");
+    let pod = &v["mutated_pod"];
+    let inits: Vec<&str> = pod["spec"]["initContainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(inits, ["linkerd-init", "linkerd-proxy"]);
+    assert_eq!(
+        pod["metadata"]["annotations"]["linkerd.io/proxy-version"],
+        "edge-26.8.3"
+    );
+    assert_eq!(
+        pod["metadata"]["labels"]["linkerd.io/workload-ns"],
+        "emojivoto"
+    );
+    // No `null` left from Linkerd's `"resources": null`.
+    assert!(pod["spec"]["initContainers"][0].get("resources").is_none());
 }

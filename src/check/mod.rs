@@ -7,6 +7,7 @@
 
 pub mod doc;
 pub mod runner;
+pub mod unavailable;
 pub mod user;
 
 use serde::Serialize;

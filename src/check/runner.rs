@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::unavailable::{self, PartialInput, UnreadInput};
 use super::{Check, CheckContext, Finding, Severity, Skip, doc};
 use crate::engine::Engine;
 use crate::state::ClusterState;
@@ -41,6 +42,10 @@ pub struct Summary {
 pub struct CheckReport {
     pub findings: Vec<Finding>,
     pub skipped: Vec<Skipped>,
+    /// Checks that ran without a kind they read, which could not be read.
+    pub partial: Vec<PartialInput>,
+    /// Every read of the cluster that failed, whether or not a check needed it.
+    pub unavailable: Vec<UnreadInput>,
     pub summary: Summary,
 }
 
@@ -88,10 +93,12 @@ pub fn run_checks(
     let mut report = CheckReport {
         findings: Vec::new(),
         skipped: Vec::new(),
+        partial: Vec::new(),
+        unavailable: unavailable::of_state(state),
         summary: Summary::default(),
     };
     // Decide what runs, in catalog order; run those on all cores; report in catalog order.
-    let mut plan: Vec<Result<(&dyn Check, &str), Skipped>> = Vec::new();
+    let mut plan: Vec<Result<(&dyn Check, &doc::CheckDoc), Skipped>> = Vec::new();
     for (check, d) in checks.iter().zip(&docs) {
         if (!opts.only.is_empty() && !opts.only.contains(&d.id)) || opts.skip.contains(&d.id) {
             continue;
@@ -105,7 +112,7 @@ pub fn run_checks(
             .filter_map(|k| state.unavailable_reason(*k))
             .collect();
         if missing.is_empty() {
-            plan.push(Ok((check.as_ref(), d.id.as_str())));
+            plan.push(Ok((check.as_ref(), d)));
         } else {
             plan.push(Err(Skipped {
                 check: d.id.clone(),
@@ -115,9 +122,10 @@ pub fn run_checks(
     }
     let show_timings = timings.enabled();
     let outcomes = crate::parallel::map(&plan, 1, |planned| {
-        let &Ok((check, id)) = planned else {
+        let &Ok((check, d)) = planned else {
             return None;
         };
+        let id = d.id.as_str();
         let started = std::time::Instant::now();
         let mut found = Vec::new();
         let result = check.run(&ctx, &mut found).map(|()| found);
@@ -132,9 +140,12 @@ pub fn run_checks(
     for (planned, outcome) in plan.into_iter().zip(outcomes) {
         match (planned, outcome) {
             (Err(skipped), _) => report.skipped.push(skipped),
-            (Ok(_), Some(Ok(found))) => report.findings.extend(found),
-            (Ok((_, id)), Some(Err(Skip(reason)))) => report.skipped.push(Skipped {
-                check: id.to_owned(),
+            (Ok((_, d)), Some(Ok(found))) => {
+                report.findings.extend(found);
+                report.partial.extend(unavailable::partial_inputs(state, d));
+            }
+            (Ok((_, d)), Some(Err(Skip(reason)))) => report.skipped.push(Skipped {
+                check: d.id.clone(),
                 reason,
             }),
             (Ok(_), None) => {}

@@ -116,6 +116,15 @@ fn load_live(source: &SourceArgs, wants: Wants) -> Result<Loaded, Failure> {
     })
 }
 
+/// Notes on stderr for each read that failed, for outputs that have no place for them
+/// (`explain`, the plugin's verdict list, `snapshot`): a verdict made without some input says so.
+pub fn note_unread(state: &ClusterState) {
+    let unread = crate::check::unavailable::of_state(state);
+    for note in crate::check::unavailable::stderr_notes(&unread) {
+        eprintln!("{note}");
+    }
+}
+
 /// The kinds the selected checks read (their pages' `inputs`) plus what the engine needs.
 pub fn kinds_for_checks(
     checks: &[Box<dyn crate::check::Check>],

@@ -64,6 +64,7 @@ fn explain_one(
             name: name.clone(),
         },
     )?;
+    super::common::note_unread(&loaded.state);
     let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;
     let engine = Engine::new(&state, options);
@@ -78,14 +79,14 @@ fn explain_one(
     let out = match output {
         ExplainFormat::Table => {
             let mut text = report::explain::table(&decision, super::common::use_color(global));
-            if let Some((pod, mutated)) = &mutation {
+            if let Some((mutated, patch)) = &mutation {
                 if show.pod {
                     text.push_str("\nmutated pod:\n");
                     text.push_str(&to_go_yaml(mutated));
                 }
                 if show.patch {
                     text.push_str("\nJSON patch (RFC 6902):\n");
-                    text.push_str(&report::to_json(&json_patch(pod, mutated)));
+                    text.push_str(&report::to_json(patch));
                     text.push('\n');
                 }
             }
@@ -93,12 +94,12 @@ fn explain_one(
         }
         ExplainFormat::Json | ExplainFormat::Yaml => {
             let mut v = serde_json::to_value(&decision).unwrap_or(Value::Null);
-            if let (Some((pod, mutated)), Some(obj)) = (&mutation, v.as_object_mut()) {
+            if let (Some((mutated, patch)), Some(obj)) = (&mutation, v.as_object_mut()) {
                 if show.pod {
                     obj.insert("mutated_pod".to_owned(), mutated.clone());
                 }
                 if show.patch {
-                    obj.insert("patch".to_owned(), json_patch(pod, mutated));
+                    obj.insert("patch".to_owned(), patch.clone());
                 }
             }
             if output == ExplainFormat::Json {
@@ -133,6 +134,7 @@ fn summary(
         all_namespaces,
     };
     let loaded = super::common::load_state(source, wants)?;
+    super::common::note_unread(&loaded.state);
     let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;
     let engine = Engine::new(&state, options);
@@ -186,34 +188,39 @@ fn summary(
     Ok(())
 }
 
-/// The pod the API server would send, and what Istio's injector of the deciding revision
-/// returns for it (the pod unchanged when nothing injects it).
+/// The pod as the deciding injector returns it, and the RFC 6902 patch that takes the pod the
+/// API server sends there (the pod unchanged and an empty patch when nothing injects it).
+/// For Linkerd the patch is the webhook's own list of operations; for Istio, whose webhook
+/// returns the difference of two pods, it is that difference.
 fn mutate(
     engine: &Engine<'_>,
     subject: &PodSubject<'_>,
     decision: &Decision,
 ) -> Result<(Value, Value), Failure> {
     let pod = subject_pod(subject);
-    let mutated = render_prediction(engine, &subject.namespace, &pod, decision)?;
-    Ok((pod, mutated))
+    if decision.inject && decision.mesh == Some(Mesh::Linkerd) {
+        return super::linkerd_render::predict(engine, subject, &pod, decision);
+    }
+    let mutated = render_prediction(engine, subject, &pod, decision)?;
+    let patch = json_patch(&pod, &mutated);
+    Ok((mutated, patch))
 }
 
-/// What the injector of the deciding revision returns for `pod` (the pod unchanged when
-/// nothing injects it). `explain --server-dry-run` compares this with the cluster's answer.
+/// What the injector that decided returns for `pod` (the pod unchanged when nothing injects
+/// it). `explain --server-dry-run` compares this with the cluster's answer.
 pub(crate) fn render_prediction(
     engine: &Engine<'_>,
-    namespace: &str,
+    subject: &PodSubject<'_>,
     pod: &Value,
     decision: &Decision,
 ) -> Result<Value, Failure> {
     if !decision.inject {
         return Ok(pod.clone());
     }
-    if decision.mesh != Some(Mesh::Istio) {
-        return Err(Failure::Usage(
-            "--show-pod/--show-patch render Istio's injection templates; rendering Linkerd's proxy is not supported".to_owned(),
-        ));
+    if decision.mesh == Some(Mesh::Linkerd) {
+        return super::linkerd_render::predict(engine, subject, pod, decision).map(|(m, _)| m);
     }
+    let namespace = subject.namespace.as_str();
     let revision = decision.revision.as_deref().unwrap_or("default");
     let settings = engine
         .istio

@@ -15,6 +15,8 @@ pub fn run(args: &SnapshotArgs) -> Result<(), Failure> {
         all_namespaces: args.all_namespaces,
     };
     let loaded = super::common::load_state(&args.source, wants)?;
+    // The snapshot records them too; the note says so to whoever took it.
+    super::common::note_unread(&loaded.state);
     let scope = (!args.all_namespaces).then_some(loaded.namespace.as_str());
     let doc = snapshot::document(&loaded.state, scope);
     let text = match args.output {

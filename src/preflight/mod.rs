@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::check::doc::{self, CheckDoc};
+use crate::check::unavailable::{PartialInput, UnreadInput};
 use crate::check::{Check, Finding, ObjectRef, RunOptions, Severity, Skipped, run_checks};
 use crate::engine::{Engine, EngineOptions};
 use crate::origin::Origin;
@@ -148,6 +149,10 @@ pub struct PreflightReport {
     pub findings: Vec<LocatedFinding>,
     pub suppressed: Vec<SuppressedFinding>,
     pub skipped: Vec<Skipped>,
+    /// Checks that ran without a kind they read, which could not be read (live context).
+    pub partial: Vec<PartialInput>,
+    /// Every read of the live context that failed.
+    pub unavailable: Vec<UnreadInput>,
     /// Findings about objects that are only in the context (e.g. the cluster's webhook).
     pub context_findings: Vec<Finding>,
     pub summary: PreflightSummary,
@@ -211,6 +216,8 @@ pub fn evaluate(
         findings: Vec::new(),
         suppressed: Vec::new(),
         skipped: report.skipped,
+        partial: report.partial,
+        unavailable: report.unavailable,
         context_findings: Vec::new(),
         summary: PreflightSummary::default(),
         objects: inputs

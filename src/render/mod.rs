@@ -19,7 +19,7 @@ mod patch;
 mod postprocess;
 mod smp;
 mod template;
-mod typed;
+pub(crate) mod typed;
 mod validate;
 
 pub use config::{InjectorConfig, InjectorValues, MeshConfig};

@@ -1,8 +1,10 @@
 //! The table form of `check`: findings grouped by severity, each with its evidence and fix,
-//! then the skipped checks and the summary.
+//! then the skipped checks, the checks that ran on partial inputs, the reads that failed and
+//! the summary.
 
 use owo_colors::OwoColorize;
 
+use crate::check::unavailable::{PartialInput, UnreadInput};
 use crate::check::{CheckReport, Severity};
 
 pub fn table(report: &CheckReport, color: bool) -> String {
@@ -43,6 +45,10 @@ pub fn table(report: &CheckReport, color: bool) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&partial_and_unavailable(
+        &report.partial,
+        &report.unavailable,
+    ));
     let s = &report.summary;
     out.push_str(&format!(
         "{} errors, {} warnings, {} info; {} checks skipped\n",
@@ -51,6 +57,21 @@ pub fn table(report: &CheckReport, color: bool) -> String {
         s.info,
         report.skipped.len()
     ));
+    out
+}
+
+/// The checks that ran on partial inputs, then the reads that failed (shared with preflight's
+/// table). Empty when every read succeeded.
+pub fn partial_and_unavailable(partial: &[PartialInput], unavailable: &[UnreadInput]) -> String {
+    let mut out = String::new();
+    if !partial.is_empty() {
+        out.push_str("PARTIAL INPUTS\n");
+        for p in partial {
+            out.push_str(&format!("  {}: {}\n", p.check, p.describe()));
+        }
+        out.push('\n');
+    }
+    out.push_str(&crate::check::unavailable::table_footer(unavailable));
     out
 }
 

@@ -3,12 +3,15 @@
 //! `<failure>` for findings at or above `--fail-on` with the evidence and the fix in its body
 //! (GitLab ignores the `message` attribute), `<skipped>` for suppressed findings and skipped
 //! checks. Findings below the threshold leave the case passing and are printed in its
-//! `system-out`, so the XML fails exactly when the exit code does.
+//! `system-out`, so the XML fails exactly when the exit code does. A check that ran on partial
+//! inputs says which in its suite's `system-err`; every read of the live context that failed is
+//! a skipped case of the `unavailable-inputs` suite (and listed in its `system-err`).
 
 use std::collections::BTreeMap;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
+use crate::check::unavailable::UnreadInput;
 use crate::check::{ObjectRef, Severity};
 use crate::preflight::{LocatedFinding, PreflightReport, SourceLocation};
 
@@ -17,6 +20,15 @@ pub fn render(report: &PreflightReport, fail_on: Option<Severity>) -> String {
     let mut junit = Report::new("meshdoctor preflight");
     for rule in &report.rules {
         let mut suite = TestSuite::new(rule.id.clone());
+        let partial: Vec<String> = report
+            .partial
+            .iter()
+            .filter(|p| p.check == rule.id)
+            .map(|p| format!("{} {}\n", p.check, p.describe()))
+            .collect();
+        if !partial.is_empty() {
+            suite.set_system_err(partial.concat());
+        }
         if let Some(skip) = report.skipped.iter().find(|s| s.check == rule.id) {
             let mut status = TestCaseStatus::skipped();
             status.set_message(format!("skipped: {}", skip.reason));
@@ -98,10 +110,32 @@ pub fn render(report: &PreflightReport, fail_on: Option<Severity>) -> String {
         }
         junit.add_test_suite(suite);
     }
+    if !report.unavailable.is_empty() {
+        junit.add_test_suite(unavailable_suite(&report.unavailable));
+    }
     junit
         .to_string()
         .unwrap_or_else(|e| format!("<!-- cannot write JUnit XML: {e} -->\n"))
 }
+
+/// One skipped case per failed read: the run could not test what it did not see.
+fn unavailable_suite(unread: &[UnreadInput]) -> TestSuite {
+    let mut suite = TestSuite::new(UNAVAILABLE_SUITE);
+    let mut err = String::new();
+    for u in unread {
+        let mut status = TestCaseStatus::skipped();
+        status.set_message(format!("could not read: {}", u.describe()));
+        let mut case = TestCase::new(u.request.clone(), status);
+        case.set_classname(UNAVAILABLE_SUITE);
+        suite.add_test_case(case);
+        err.push_str(&format!("could not read: {}\n", u.describe()));
+    }
+    suite.set_system_err(err);
+    suite
+}
+
+/// The name of the suite of failed reads.
+pub const UNAVAILABLE_SUITE: &str = "unavailable-inputs";
 
 /// `Deployment shop/web` or `Namespace shop`.
 fn case_name(o: &ObjectRef) -> String {

@@ -71,6 +71,10 @@ pub fn table(report: &PreflightReport, color: bool) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&super::check::partial_and_unavailable(
+        &report.partial,
+        &report.unavailable,
+    ));
     if !report.context_findings.is_empty() {
         out.push_str(&format!(
             "CONTEXT ({}: about objects not in the manifests; not gating, see `meshdoctor check`)\n",
@@ -158,6 +162,26 @@ pub fn github(report: &PreflightReport, base_dir: &Path) -> String {
                 escape_data(&message)
             ));
         }
+    }
+    // One annotation for every failed read and partial check together, so that it is never
+    // among the ones GitHub drops past its per-level limit.
+    let mut unread: Vec<String> = report
+        .unavailable
+        .iter()
+        .map(|u| format!("could not read: {}", u.describe()))
+        .collect();
+    unread.extend(
+        report
+            .partial
+            .iter()
+            .map(|p| format!("{}: {}", p.check, p.describe())),
+    );
+    if !unread.is_empty() {
+        out.push_str(&format!(
+            "::warning title={}::{}\n",
+            escape_property("meshdoctor: inputs not read"),
+            escape_data(&unread.join("\n"))
+        ));
     }
     if left_out > 0 {
         out.push_str(&format!(

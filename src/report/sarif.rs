@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::check::Severity;
 use crate::check::doc::CheckDoc;
+use crate::check::unavailable::UnreadInput;
 use crate::preflight::{
     LocatedFinding, PreflightReport, SourceLocation, Suppression, SuppressionKind,
 };
@@ -36,25 +37,23 @@ pub fn render(report: &PreflightReport, base_dir: &Path) -> String {
     for s in &report.suppressed {
         results.push(result(&s.finding, Some(&s.suppression), &index, base_dir));
     }
-    let notifications: Vec<sarif::Notification> = report
+    let mut notifications: Vec<sarif::Notification> = report
         .skipped
         .iter()
         .map(|s| {
-            sarif::Notification::builder()
-                .message(
-                    sarif::Message::builder()
-                        .text(format!("{} skipped: {}", s.check, s.reason))
-                        .build(),
-                )
-                .level(json!("note"))
-                .descriptor(
-                    sarif::ReportingDescriptorReference::builder()
-                        .id(s.check.clone())
-                        .build(),
-                )
-                .build()
+            check_notification(
+                &s.check,
+                "note",
+                format!("{} skipped: {}", s.check, s.reason),
+            )
         })
         .collect();
+    notifications.extend(
+        report.partial.iter().map(|p| {
+            check_notification(&p.check, "warning", format!("{} {}", p.check, p.describe()))
+        }),
+    );
+    notifications.extend(report.unavailable.iter().map(unread_notification));
     let invocation = sarif::Invocation::builder()
         .execution_successful(true)
         .tool_execution_notifications(notifications)
@@ -75,6 +74,41 @@ pub fn render(report: &PreflightReport, base_dir: &Path) -> String {
         .runs(vec![run])
         .build();
     super::to_json(&log)
+}
+
+/// A notification about one check (skipped, or run on partial inputs).
+fn check_notification(check: &str, level: &str, text: String) -> sarif::Notification {
+    sarif::Notification::builder()
+        .message(sarif::Message::builder().text(text).build())
+        .level(json!(level))
+        .descriptor(
+            sarif::ReportingDescriptorReference::builder()
+                .id(check.to_owned())
+                .build(),
+        )
+        .build()
+}
+
+/// A failed read: a warning, with the kind, namespace and HTTP status as properties.
+fn unread_notification(u: &UnreadInput) -> sarif::Notification {
+    let mut props = BTreeMap::new();
+    props.insert("kind".to_owned(), json!(u.kind));
+    props.insert("namespace".to_owned(), json!(u.namespace));
+    props.insert("status".to_owned(), json!(u.status));
+    sarif::Notification::builder()
+        .message(
+            sarif::Message::builder()
+                .text(format!("could not read: {}", u.describe()))
+                .build(),
+        )
+        .level(json!("warning"))
+        .properties(
+            sarif::PropertyBag::builder()
+                .tags(vec!["unavailable".to_owned()])
+                .additional_properties(props)
+                .build(),
+        )
+        .build()
 }
 
 fn level(severity: Severity) -> &'static str {

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::check::unavailable::{PartialInput, UnreadInput};
 use crate::check::{
     Check, CheckReport, Finding, RunOptions, Severity, Skipped, Summary, run_checks,
 };
@@ -124,6 +125,10 @@ pub struct Evaluator {
     /// The findings of [`CROSS_NAMESPACE_CHECKS`], from their last whole-cluster run.
     cross_findings: Vec<Finding>,
     skipped: Vec<Skipped>,
+    /// The checks of the last whole-cluster run that ran without a kind they read.
+    partial: Vec<PartialInput>,
+    /// The reads that failed, as of the last whole-cluster run.
+    unavailable: Vec<UnreadInput>,
     namespaces: BTreeMap<String, NamespaceShare>,
     certificates: Vec<WatchedCertificate>,
     endpoints: Vec<WatchedEndpoints>,
@@ -138,6 +143,8 @@ impl Evaluator {
             cluster_findings: Vec::new(),
             cross_findings: Vec::new(),
             skipped: Vec::new(),
+            partial: Vec::new(),
+            unavailable: Vec::new(),
             namespaces: BTreeMap::new(),
             certificates: Vec::new(),
             endpoints: Vec::new(),
@@ -162,6 +169,8 @@ impl Evaluator {
             run.namespace = None;
             let report = run_checks(state, &engine, &self.checks, &run)?;
             self.skipped = report.skipped;
+            self.partial = report.partial;
+            self.unavailable = report.unavailable;
             self.cluster_findings.clear();
             self.cross_findings.clear();
             let mut shares: BTreeMap<String, NamespaceShare> = BTreeMap::new();
@@ -312,6 +321,8 @@ impl Evaluator {
             report: CheckReport {
                 findings,
                 skipped: self.skipped.clone(),
+                partial: self.partial.clone(),
+                unavailable: self.unavailable.clone(),
                 summary,
             },
             certificates: self.certificates.clone(),

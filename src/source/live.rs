@@ -38,6 +38,7 @@ use kube::api::{GetParams, ListParams};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::check::unavailable::UnreadInput;
 use crate::mesh::istio::install::{
     DEFAULT_NAMESPACE as ISTIO_NAMESPACE, is_istio_injector_webhook,
 };
@@ -267,6 +268,7 @@ impl Cluster {
             tasks: tokio::task::JoinSet::new(),
             state: ClusterState::default(),
             availability: BTreeMap::new(),
+            unread: Vec::new(),
             progress,
         };
         let out = reader.run(plan).await;
@@ -426,8 +428,11 @@ enum Fault {
         code: u16,
         message: String,
     },
-    /// Any other answer the server gave.
-    Other(String),
+    /// Any other answer the server gave (`code` is `None` when the answer did not decode).
+    Other {
+        code: Option<u16>,
+        message: String,
+    },
     Timeout(Duration),
     /// Connection, DNS or TLS failure.
     Transport(String),
@@ -450,10 +455,16 @@ fn classify(e: kube::Error) -> Fault {
                     code: status.code,
                     message,
                 },
-                code => Fault::Other(format!("{code} {message}")),
+                code => Fault::Other {
+                    code: Some(code),
+                    message,
+                },
             }
         }
-        kube::Error::SerdeError(e) => Fault::Other(format!("cannot decode the answer: {e}")),
+        kube::Error::SerdeError(e) => Fault::Other {
+            code: None,
+            message: format!("cannot decode the answer: {e}"),
+        },
         other => Fault::Transport(cause(&other)),
     }
 }
@@ -538,6 +549,26 @@ impl Request {
         }
     }
 
+    /// The failed read for the reports' `unavailable` list, when `fault` leaves the kind out
+    /// rather than ending the run.
+    fn unread(&self, fault: &Fault) -> Option<UnreadInput> {
+        let (status, reason) = match fault {
+            Fault::Forbidden(m) => (Some(403), m.clone()),
+            Fault::NotFound(m) => (Some(404), m.clone()),
+            Fault::Gone(m) => (Some(410), m.clone()),
+            Fault::Server { code, message } => (Some(*code), message.clone()),
+            Fault::Other { code, message } => (*code, message.clone()),
+            Fault::Unauthorized(_) | Fault::Timeout(_) | Fault::Transport(_) => return None,
+        };
+        Some(UnreadInput {
+            kind: self.kind.name().to_owned(),
+            namespace: self.namespace.clone(),
+            request: self.describe(),
+            status,
+            reason,
+        })
+    }
+
     /// The reason a kind is unavailable after `fault`, or the fatal error.
     fn outcome(&self, fault: Fault, server: &str) -> Result<String, LiveError> {
         let what = self.describe();
@@ -552,7 +583,14 @@ impl Request {
             Fault::Server { code, message } => Ok(format!(
                 "cannot {what}: the API server answered {code}: {message}"
             )),
-            Fault::Other(m) => Ok(format!("cannot {what}: {m}")),
+            Fault::Other {
+                code: Some(code),
+                message,
+            } => Ok(format!("cannot {what}: {code} {message}")),
+            Fault::Other {
+                code: None,
+                message,
+            } => Ok(format!("cannot {what}: {message}")),
             Fault::Unauthorized(m) => Err(LiveError::Refused(format!(
                 "the API server at {server} rejected the credentials (401 Unauthorized) to {what}: {m}"
             ))),
@@ -804,6 +842,8 @@ struct Reader<'c> {
     state: ClusterState,
     /// Per kind: `None` while fine, the reasons it could not be read otherwise.
     availability: BTreeMap<Kind, Vec<String>>,
+    /// The failed reads that left a kind out, for the reports.
+    unread: Vec<UnreadInput>,
     progress: Progress,
 }
 
@@ -923,12 +963,16 @@ impl Reader<'_> {
                             || (req.kind == Kind::Namespace
                                 && req.name.as_deref() == Some(namespace.as_str()))
                             || req.kind == Kind::MutatingWebhookConfiguration);
+                    let unread = req.unread(&fault);
                     match req.outcome(fault, &self.cluster.server) {
                         Ok(reason) if is_target => {
                             first_error.get_or_insert(LiveError::Refused(reason));
                             self.tasks.abort_all();
                         }
-                        Ok(reason) => self.availability.entry(req.kind).or_default().push(reason),
+                        Ok(reason) => {
+                            self.availability.entry(req.kind).or_default().push(reason);
+                            self.unread.extend(unread);
+                        }
                         Err(fatal) => {
                             first_error.get_or_insert(fatal);
                             self.tasks.abort_all();
@@ -964,6 +1008,8 @@ impl Reader<'_> {
             };
             state.loaded_kinds.insert(kind, a);
         }
+        state.unread = std::mem::take(&mut self.unread);
+        state.unread.sort();
         state.sources.push(self.cluster.describe());
         // LISTs finish in any order; sort so that results never depend on timing.
         state.sort();
@@ -1104,6 +1150,28 @@ mod tests {
     }
 
     #[test]
+    fn failed_reads_keep_the_status_and_the_servers_words() {
+        let req = Request::list(Kind::Secret, Some("istio-system"));
+        let u = req
+            .unread(&Fault::Forbidden("secrets is forbidden".into()))
+            .unwrap();
+        assert_eq!(u.kind, "Secret");
+        assert_eq!(u.namespace.as_deref(), Some("istio-system"));
+        assert_eq!(u.request, "list secrets in istio-system");
+        assert_eq!(
+            (u.status, u.reason.as_str()),
+            (Some(403), "secrets is forbidden")
+        );
+        let crd = Request::list(Kind::EndpointSlice, None)
+            .unread(&Fault::NotFound("not found".into()))
+            .unwrap();
+        assert_eq!((crd.namespace, crd.status), (None, Some(404)));
+        // What ends the run is an error, not an entry.
+        assert_eq!(req.unread(&Fault::Timeout(Duration::from_secs(1))), None);
+        assert_eq!(req.unread(&Fault::Unauthorized("x".into())), None);
+    }
+
+    #[test]
     fn api_statuses_are_classified() {
         let status = |code: u16| {
             kube::Error::Api(
@@ -1122,7 +1190,13 @@ mod tests {
             classify(status(503)),
             Fault::Server { code: 503, .. }
         ));
-        assert_eq!(classify(status(422)), Fault::Other("422 m".into()));
+        assert_eq!(
+            classify(status(422)),
+            Fault::Other {
+                code: Some(422),
+                message: "m".into()
+            }
+        );
     }
 
     #[test]

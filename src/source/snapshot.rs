@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::live::public_secret;
+use crate::check::unavailable::UnreadInput;
 use crate::mesh::istio::install::{
     DEFAULT_NAMESPACE as ISTIO_NAMESPACE, is_istio_injector_webhook,
 };
@@ -23,6 +24,9 @@ use crate::state::{ClusterState, Kind, KindAvailability};
 pub const LOADED_KINDS: &str = "meshdoctor.io/loaded-kinds";
 /// The list annotation mapping unavailable kinds to the reason (a JSON object).
 pub const UNAVAILABLE_KINDS: &str = "meshdoctor.io/unavailable-kinds";
+/// The list annotation holding each failed read (request, status, the server's message; a JSON
+/// array), so that reports of the snapshot list them as the live run did.
+pub const UNREAD: &str = "meshdoctor.io/unread";
 /// The list annotation saying where the snapshot was taken.
 pub const SOURCE: &str = "meshdoctor.io/source";
 
@@ -94,6 +98,12 @@ pub fn document(state: &ClusterState, scope: Option<&str>) -> Value {
             Value::String(serde_json::to_string(&unavailable).unwrap_or_default()),
         );
     }
+    if !state.unread.is_empty() {
+        annotations.insert(
+            UNREAD.to_owned(),
+            Value::String(serde_json::to_string(&state.unread).unwrap_or_default()),
+        );
+    }
     json!({
         "apiVersion": "v1",
         "kind": "List",
@@ -123,6 +133,13 @@ pub fn apply_kind_record(state: &mut ClusterState, list_metadata: &Value) {
                     .insert(k, KindAvailability::Unavailable(why));
             }
         }
+    }
+    if let Some(text) = get(UNREAD)
+        && let Ok(list) = serde_json::from_str::<Vec<UnreadInput>>(text)
+    {
+        state.unread.extend(list);
+        state.unread.sort();
+        state.unread.dedup();
     }
 }
 
@@ -197,9 +214,17 @@ mod tests {
                 "cannot list configmaps in istio-system: forbidden".into(),
             ),
         );
+        s.unread.push(UnreadInput {
+            kind: "ConfigMap".into(),
+            namespace: Some("istio-system".into()),
+            request: "list configmaps in istio-system".into(),
+            status: Some(403),
+            reason: "configmaps is forbidden".into(),
+        });
         let doc = document(&s, None);
         let text = serde_saphyr::to_string(&doc).unwrap();
         let back = load(&text);
+        assert_eq!(back.unread, s.unread);
         assert_eq!(back.unavailable_reason(Kind::Event), None);
         assert_eq!(
             back.unavailable_reason(Kind::ConfigMap).as_deref(),

@@ -332,6 +332,11 @@ const INIT_IMAGE_PREFIXES: [&str; 2] = [
     "gcr.io/istio-release/proxy_init:",
 ];
 
+/// Whether a pod spec already has a Linkerd or Istio sidecar (Linkerd's `HasExistingSidecars`).
+pub fn has_existing_sidecar(spec: &PodSpec) -> bool {
+    existing_sidecar(spec).is_some()
+}
+
 /// Linkerd's `HasExistingSidecars`: a proxy (by name or image) among the init containers and
 /// containers, or a proxy-init (by name or image) among the init containers. A native-sidecar
 /// proxy is an init container named `linkerd-proxy`, so the first rule catches it.

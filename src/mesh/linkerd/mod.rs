@@ -7,6 +7,7 @@
 
 mod decide;
 mod reason;
+pub mod render;
 mod settings;
 
 #[cfg(test)]
@@ -14,7 +15,7 @@ mod fixture_tests;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-pub use decide::{AnnotationAt, LinkerdDecision, decide, decide_with};
+pub use decide::{AnnotationAt, LinkerdDecision, decide, decide_with, has_existing_sidecar};
 pub use reason::Reason;
 pub use settings::{InjectorSettings, LinkerdConfigError};
 
