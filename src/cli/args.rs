@@ -36,6 +36,38 @@ pub enum Command {
     /// Watch the cluster and export the checks' findings, certificate expiry, injector
     /// endpoints and pod verdicts as Prometheus metrics (read-only).
     Serve(ServeArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completion(CompletionArgs),
+    /// Write one man page per subcommand (meshdoctor.1, meshdoctor-explain.1, ...) into DIR.
+    Man(ManArgs),
+    /// The shell scripts' callback: candidates for an `explain` target or `-n` namespace from
+    /// the words typed so far, in cobra's `__complete` format.
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The words after `explain`, the last being the one under the cursor.
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    pub words: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  source <(meshdoctor completion bash)            # bash, this shell\n  meshdoctor completion zsh > \"${fpath[1]}/_meshdoctor\"\n  meshdoctor completion fish > ~/.config/fish/completions/meshdoctor.fish"
+)]
+pub struct CompletionArgs {
+    /// The shell to print the script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The directory to write the pages into (created if missing).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// The kubectl plugin: `kubectl inject-why <kind>/<name>`.

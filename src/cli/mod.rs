@@ -6,10 +6,12 @@ pub mod args;
 pub mod check;
 pub mod checks;
 pub mod common;
+pub mod completion;
 pub mod config;
 pub mod explain;
 pub mod inject;
 mod linkerd_render;
+pub mod man;
 pub mod preflight;
 pub mod snapshot;
 
@@ -81,6 +83,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Snapshot(a) => snapshot::run(a),
         Command::Serve(a) => crate::serve::run(&cli.global, a),
         Command::Preflight(a) => preflight::run(&cli.global, a),
+        Command::Completion(a) => completion::run(a),
+        Command::Man(a) => man::run(a),
+        Command::Complete(a) => {
+            completion::print_answer(&a.words);
+            Ok(())
+        }
     }
 }
 
