@@ -27,6 +27,21 @@ struct Args {
     pods: usize,
     yaml: bool,
     pods_per_deployment: usize,
+    /// Istio revisions beside the fixture's `default` and `canary`, cloned from `canary`.
+    revisions: usize,
+    istio: bool,
+    linkerd: bool,
+    shape: PodShape,
+}
+
+/// How much of a real pod each generated pod carries.
+#[derive(Clone, Copy, PartialEq)]
+enum PodShape {
+    /// Only what meshdoctor reads: metadata, containers with images, owner, phase.
+    Skinny,
+    /// As `kubectl get pods -o json` prints a pod: probes, env, volumes, full status and the
+    /// managed fields of every manager that wrote it.
+    Fat,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +50,10 @@ fn parse_args() -> Result<Args, String> {
         pods: 10_000,
         yaml: false,
         pods_per_deployment: 5,
+        revisions: 0,
+        istio: true,
+        linkerd: true,
+        shape: PodShape::Fat,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -50,9 +69,35 @@ fn parse_args() -> Result<Args, String> {
                     other => return Err(format!("--format: expected json or yaml, got {other:?}")),
                 }
             }
+            "--revisions" => args.revisions = number(&flag, &value()?)?,
+            "--mesh" => {
+                (args.istio, args.linkerd) = match value()?.as_str() {
+                    "istio" => (true, false),
+                    "linkerd" => (false, true),
+                    "both" => (true, true),
+                    other => {
+                        return Err(format!(
+                            "--mesh: expected istio, linkerd or both, got {other:?}"
+                        ));
+                    }
+                }
+            }
+            "--pod-shape" => {
+                args.shape = match value()?.as_str() {
+                    "skinny" => PodShape::Skinny,
+                    "fat" => PodShape::Fat,
+                    other => {
+                        return Err(format!(
+                            "--pod-shape: expected skinny or fat, got {other:?}"
+                        ));
+                    }
+                }
+            }
             "-h" | "--help" => {
                 return Err("usage: gen_cluster [--namespaces N] [--pods M] \
-                            [--pods-per-deployment K] [--format json|yaml]"
+                            [--pods-per-deployment K] [--revisions R] \
+                            [--mesh istio|linkerd|both] [--pod-shape skinny|fat] \
+                            [--format json|yaml]"
                     .to_owned());
             }
             other => return Err(format!("unknown flag {other:?}")),
@@ -60,6 +105,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if args.namespaces == 0 {
         return Err("--namespaces: must be at least 1".to_owned());
+    }
+    if args.revisions > 0 && !args.istio {
+        return Err("--revisions: needs Istio (--mesh istio or both)".to_owned());
     }
     Ok(args)
 }
@@ -118,24 +166,45 @@ enum NamespaceFlavor {
     IstioProdTag,
     IstioDisabled,
     LinkerdEnabled,
+    /// `istio.io/rev=rev-N`, one of the `--revisions` clones.
+    IstioRevision(usize),
 }
 
-const FLAVORS: [NamespaceFlavor; 6] = [
-    NamespaceFlavor::IstioEnabled,
-    NamespaceFlavor::Plain,
-    NamespaceFlavor::IstioCanary,
-    NamespaceFlavor::LinkerdEnabled,
-    NamespaceFlavor::IstioProdTag,
-    NamespaceFlavor::IstioDisabled,
-];
+/// The labellings application namespaces cycle through, for the meshes and revisions asked for.
+fn flavors(args: &Args) -> Vec<NamespaceFlavor> {
+    let mut out = Vec::new();
+    if args.istio {
+        out.push(NamespaceFlavor::IstioEnabled);
+    }
+    out.push(NamespaceFlavor::Plain);
+    if args.istio {
+        out.push(NamespaceFlavor::IstioCanary);
+    }
+    if args.linkerd {
+        out.push(NamespaceFlavor::LinkerdEnabled);
+    }
+    if args.istio {
+        out.extend([
+            NamespaceFlavor::IstioProdTag,
+            NamespaceFlavor::IstioDisabled,
+        ]);
+    }
+    out.extend((1..=args.revisions).map(NamespaceFlavor::IstioRevision));
+    out
+}
 
 impl NamespaceFlavor {
     fn labels(self, name: &str) -> Value {
         let mut labels = Map::new();
         labels.insert("kubernetes.io/metadata.name".into(), json!(name));
         labels.insert("team".into(), json!(format!("team-{}", name.len() % 7)));
+        let revision = match self {
+            NamespaceFlavor::IstioRevision(n) => format!("rev-{n}"),
+            _ => String::new(),
+        };
         let extra = match self {
             NamespaceFlavor::Plain => None,
+            NamespaceFlavor::IstioRevision(_) => Some(("istio.io/rev", revision.as_str())),
             NamespaceFlavor::IstioEnabled => Some(("istio-injection", "enabled")),
             NamespaceFlavor::IstioCanary => Some(("istio.io/rev", "canary")),
             NamespaceFlavor::IstioProdTag => Some(("istio.io/rev", "prod")),
@@ -159,7 +228,8 @@ impl NamespaceFlavor {
         match self {
             NamespaceFlavor::IstioEnabled
             | NamespaceFlavor::IstioCanary
-            | NamespaceFlavor::IstioProdTag => Sidecar::Istio,
+            | NamespaceFlavor::IstioProdTag
+            | NamespaceFlavor::IstioRevision(_) => Sidecar::Istio,
             NamespaceFlavor::LinkerdEnabled => Sidecar::Linkerd,
             NamespaceFlavor::Plain | NamespaceFlavor::IstioDisabled => Sidecar::None,
         }
@@ -195,6 +265,29 @@ fn machinery(fixture: &Path) -> Result<Vec<Value>, String> {
         .collect())
 }
 
+/// `count` more Istio revisions, `rev-1` … `rev-N`: copies of everything that makes up the
+/// fixture's `canary` revision (its webhook configuration, injector ConfigMap and istiod
+/// Deployment), renamed. The `prod` tag keeps pointing at `canary`.
+fn extra_revisions(machinery: &[Value], count: usize) -> Vec<Value> {
+    let canary: Vec<String> = machinery
+        .iter()
+        .filter(|d| {
+            let name = d.pointer("/metadata/name").and_then(Value::as_str);
+            let kind = d.get("kind").and_then(Value::as_str);
+            kind != Some("Namespace") && name.is_some_and(|n| n.ends_with("-canary"))
+        })
+        .map(Value::to_string)
+        .collect();
+    (1..=count)
+        .flat_map(|n| {
+            canary.iter().map(move |text| {
+                serde_json::from_str(&text.replace("canary", &format!("rev-{n}")))
+                    .expect("a renamed copy of valid JSON is valid JSON")
+            })
+        })
+        .collect()
+}
+
 fn main() {
     let args = match parse_args() {
         Ok(a) => a,
@@ -205,10 +298,11 @@ fn main() {
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut items = Vec::new();
-    for fixture in [
-        "istio-revisions-and-tags/state.yaml",
-        "linkerd-basic/state.yaml",
-    ] {
+    let fixtures = [
+        (args.istio, "istio-revisions-and-tags/state.yaml"),
+        (args.linkerd, "linkerd-basic/state.yaml"),
+    ];
+    for (_, fixture) in fixtures.iter().filter(|(wanted, _)| *wanted) {
         match machinery(&root.join(fixture)) {
             Ok(docs) => items.extend(docs),
             Err(e) => {
@@ -217,9 +311,11 @@ fn main() {
             }
         }
     }
+    items.extend(extra_revisions(&items, args.revisions));
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let flavors = flavors(&args);
     let namespaces: Vec<(String, NamespaceFlavor)> = (0..args.namespaces)
-        .map(|i| (format!("app-{i:04}"), FLAVORS[i % FLAVORS.len()]))
+        .map(|i| (format!("app-{i:04}"), flavors[i % flavors.len()]))
         .collect();
     for (name, flavor) in &namespaces {
         items.push(namespace(&mut rng, name, *flavor));
@@ -242,7 +338,11 @@ fn main() {
             } else {
                 flavor.sidecar()
             };
-            items.push(pod(&mut rng, ns, &app, &hash, &rs_uid, sidecar));
+            let fat = pod(&mut rng, ns, &app, &hash, &rs_uid, sidecar);
+            items.push(match args.shape {
+                PodShape::Fat => fat,
+                PodShape::Skinny => skinny(&fat),
+            });
             pod_index += 1;
         }
         deployment_index += 1;
@@ -384,6 +484,116 @@ fn app_container(app: &str, port: u16) -> Value {
     })
 }
 
+/// A pod as few tools would write it but meshdoctor fully decides: the fat pod's metadata
+/// (labels, annotations, owner), its containers' names and images, its node and phase.
+/// It is cut from the fat pod, so both shapes draw the same random numbers.
+fn skinny(fat: &Value) -> Value {
+    let keep = |v: &Value, fields: &[&str]| -> Value {
+        let mut m = Map::new();
+        for f in fields {
+            if let Some(x) = v.get(*f) {
+                m.insert((*f).to_owned(), x.clone());
+            }
+        }
+        Value::Object(m)
+    };
+    let containers = |key: &str| -> Option<Value> {
+        let list = fat["spec"].get(key)?.as_array()?;
+        Some(Value::Array(
+            list.iter().map(|c| keep(c, &["name", "image"])).collect(),
+        ))
+    };
+    let mut spec = keep(&fat["spec"], &["nodeName", "serviceAccountName"]);
+    for key in ["initContainers", "containers"] {
+        if let Some(list) = containers(key) {
+            spec[key] = list;
+        }
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": keep(&fat["metadata"], &["name", "namespace", "uid", "labels", "annotations", "ownerReferences"]),
+        "spec": spec,
+        "status": keep(&fat["status"], &["phase"]),
+    })
+}
+
+/// The managed fields the API server records for a pod: the controller manager owns the whole
+/// spec it created (one `k:{"name":…}` entry per container and volume), the kubelet the status.
+/// This is often the largest part of a pod in `kubectl get -o json`.
+fn managed_fields(spec: &Value, labels: &Value, annotations: &Value, ip: &str) -> Value {
+    let keys = |v: &Value| -> Value {
+        let mut m = Map::new();
+        m.insert(".".into(), json!({}));
+        for k in v.as_object().into_iter().flatten().map(|(k, _)| k) {
+            m.insert(format!("f:{k}"), json!({}));
+        }
+        Value::Object(m)
+    };
+    let container_fields = |list: Option<&Value>| -> Value {
+        let mut m = Map::new();
+        for c in list.and_then(Value::as_array).into_iter().flatten() {
+            let mut fields = Map::new();
+            fields.insert(".".into(), json!({}));
+            for (k, v) in c.as_object().into_iter().flatten() {
+                let entry = match (k.as_str(), v) {
+                    ("env", Value::Array(env)) => {
+                        let mut e = Map::new();
+                        e.insert(".".into(), json!({}));
+                        for var in env {
+                            let name = var["name"].as_str().unwrap_or("");
+                            e.insert(
+                                format!("k:{{\"name\":\"{name}\"}}"),
+                                json!({".": {}, "f:name": {}, "f:value": {}, "f:valueFrom": {}}),
+                            );
+                        }
+                        Value::Object(e)
+                    }
+                    (_, Value::Object(_)) => keys(v),
+                    _ => json!({}),
+                };
+                fields.insert(format!("f:{k}"), entry);
+            }
+            let name = c["name"].as_str().unwrap_or("");
+            m.insert(format!("k:{{\"name\":\"{name}\"}}"), Value::Object(fields));
+        }
+        m.insert(".".into(), json!({}));
+        Value::Object(m)
+    };
+    let statuses = container_fields(spec.get("containers"));
+    json!([{
+        "apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "kube-controller-manager",
+        "operation": "Update", "time": "2026-11-01T08:00:02Z",
+        "fieldsV1": {
+            "f:metadata": {
+                "f:annotations": keys(annotations), "f:generateName": {}, "f:labels": keys(labels),
+                "f:ownerReferences": {".": {}, "k:{\"uid\":\"owner\"}": {}},
+            },
+            "f:spec": {
+                "f:containers": container_fields(spec.get("containers")),
+                "f:initContainers": container_fields(spec.get("initContainers")),
+                "f:dnsPolicy": {}, "f:enableServiceLinks": {}, "f:restartPolicy": {},
+                "f:schedulerName": {}, "f:securityContext": {}, "f:serviceAccount": {},
+                "f:serviceAccountName": {}, "f:terminationGracePeriodSeconds": {},
+                "f:volumes": {".": {}, "k:{\"name\":\"kube-api-access\"}": {".": {}, "f:name": {}, "f:projected": {}}},
+            },
+        },
+    }, {
+        "apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "kubelet",
+        "operation": "Update", "subresource": "status", "time": "2026-11-01T08:00:13Z",
+        "fieldsV1": {"f:status": {
+            "f:conditions": {
+                "k:{\"type\":\"ContainersReady\"}": {".": {}, "f:lastProbeTime": {}, "f:lastTransitionTime": {}, "f:status": {}, "f:type": {}},
+                "k:{\"type\":\"Initialized\"}": {".": {}, "f:lastProbeTime": {}, "f:lastTransitionTime": {}, "f:status": {}, "f:type": {}},
+                "k:{\"type\":\"Ready\"}": {".": {}, "f:lastProbeTime": {}, "f:lastTransitionTime": {}, "f:status": {}, "f:type": {}},
+            },
+            "f:containerStatuses": statuses, "f:hostIP": {}, "f:phase": {}, "f:podIP": {},
+            "f:podIPs": {".": {}, format!("k:{{\"ip\":\"{ip}\"}}"): {".": {}, "f:ip": {}}},
+            "f:startTime": {},
+        }},
+    }])
+}
+
 fn pod(
     rng: &mut XorShift,
     ns: &str,
@@ -499,6 +709,7 @@ fn pod(
     if !init_containers.is_empty() {
         spec["initContainers"] = Value::Array(init_containers);
     }
+    let managed = managed_fields(&spec, &labels, &annotations, &ip);
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -515,15 +726,7 @@ fn pod(
                 "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("{app}-{hash}"),
                 "uid": rs_uid, "controller": true, "blockOwnerDeletion": true,
             }],
-            "managedFields": [{
-                "apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "kube-controller-manager",
-                "operation": "Update", "time": "2026-11-01T08:00:02Z",
-                "fieldsV1": {"f:metadata": {"f:generateName": {}, "f:labels": {".": {}, "f:app": {}, "f:pod-template-hash": {}}, "f:ownerReferences": {".": {}}}, "f:spec": {"f:containers": {}, "f:dnsPolicy": {}, "f:restartPolicy": {}}},
-            }, {
-                "apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "kubelet",
-                "operation": "Update", "subresource": "status", "time": "2026-11-01T08:00:13Z",
-                "fieldsV1": {"f:status": {"f:conditions": {}, "f:containerStatuses": {}, "f:hostIP": {}, "f:phase": {}, "f:podIP": {}, "f:startTime": {}}},
-            }],
+            "managedFields": managed,
         },
         "spec": spec,
         "status": {

@@ -754,14 +754,34 @@ pub(crate) mod testing {
     pub const NOW: i64 = 1_750_000_000;
 
     pub fn run(check: &dyn Check, yaml: &str) -> Result<Vec<Finding>, Skip> {
+        run_with(check, yaml, false)
+    }
+
+    /// [`run`] with every pod and workload of the input decided, as the check runner does.
+    pub fn run_on_subjects(check: &dyn Check, yaml: &str) -> Result<Vec<Finding>, Skip> {
+        run_with(check, yaml, true)
+    }
+
+    fn run_with(check: &dyn Check, yaml: &str, decide: bool) -> Result<Vec<Finding>, Skip> {
         let mut state = ClusterState::default();
         load_text(&mut state, "test.yaml", yaml, &LoadOptions::default())
             .unwrap_or_else(|e| panic!("test input does not load: {e}"));
         let engine = Engine::new(&state, EngineOptions::default());
+        let subjects: Vec<_> = if decide {
+            crate::workload::all_subjects(&state, None)
+                .into_iter()
+                .map(|s| {
+                    let v = engine.verdict(&s);
+                    (s, v)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let ctx = CheckContext {
             state: &state,
             engine: &engine,
-            subjects: &[],
+            subjects: &subjects,
             namespace: None,
             now_unix: NOW,
             cert_warn_days: 30,

@@ -22,8 +22,9 @@ impl Check for NamespaceNotSelected {
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
         let engine = ctx.engine;
         required_meshes(engine)?;
-        // Namespace → the subjects in it that ask for a sidecar and reach no webhook.
-        let mut by_ns: BTreeMap<&str, Vec<(String, String, String)>> = BTreeMap::new();
+        // Namespace → the subjects in it that ask for a sidecar and reach no webhook, with where
+        // each was read (kept here: finding a subject again by name would scan them all).
+        let mut by_ns: BTreeMap<&str, Vec<(String, String, String, &Origin)>> = BTreeMap::new();
         for (subject, verdict) in ctx.subjects {
             if verdict.decisive != "no-webhook-matched" {
                 continue;
@@ -33,6 +34,7 @@ impl Check for NamespaceNotSelected {
                     subject_name(subject),
                     field,
                     value,
+                    &subject.origin,
                 ));
             }
         }
@@ -51,18 +53,12 @@ impl Check for NamespaceNotSelected {
                 expected.join(" or "),
                 &origin,
             )];
-            for (who, field, value) in asking.iter().take(5) {
-                let subj_origin = ctx
-                    .subjects
-                    .iter()
-                    .find(|(s, _)| s.namespace == ns && &super::util::subject_name(s) == who)
-                    .map(|(s, _)| s.origin.clone())
-                    .unwrap_or(Origin::Derived);
+            for (who, field, value, subj_origin) in asking.iter().take(5) {
                 evidence.push(Evidence::new(
                     format!("{who}: {field}"),
                     value.clone(),
                     "a webhook that calls the injector",
-                    &subj_origin,
+                    subj_origin,
                 ));
             }
             let first = &asking[0];
@@ -117,4 +113,64 @@ fn expected_labels(ctx: &CheckContext<'_>) -> Vec<String> {
         out.push(format!("istio.io/rev={rev}"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::machinery::testing::run_on_subjects;
+    use super::*;
+
+    /// Pods in two unselected namespaces, each asking for a sidecar; the same pod name in both.
+    fn two_namespaces() -> String {
+        let mut yaml =
+            include_str!("../../fixtures/check-namespace-not-selected/state.yaml").to_owned();
+        for ns in ["north", "south"] {
+            yaml.push_str(&format!(
+                "---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n"
+            ));
+            for pod in ["a", "b"] {
+                yaml.push_str(&format!(
+                    "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\n  namespace: {ns}\n  annotations: {{sidecar.istio.io/inject: \"true\"}}\nspec:\n  containers: [{{name: app, image: app}}]\n"
+                ));
+            }
+        }
+        yaml
+    }
+
+    #[test]
+    fn each_asking_pod_is_located_at_its_own_line() {
+        let yaml = two_namespaces();
+        let findings = run_on_subjects(&NamespaceNotSelected, &yaml).unwrap();
+        let line_of = |ns: &str, pod: &str| {
+            let needle = format!("  name: {pod}\n  namespace: {ns}\n");
+            let at = yaml.find(&needle).unwrap();
+            // The object starts two lines above its name (`apiVersion`, `kind`).
+            format!("test.yaml:{}", yaml[..at].lines().count() - 2)
+        };
+        for ns in ["north", "south"] {
+            let f = findings
+                .iter()
+                .find(|f| f.object == ObjectRef::new("Namespace", None, ns))
+                .unwrap_or_else(|| panic!("no finding for {ns}: {findings:?}"));
+            let pods: Vec<(&str, &str)> = f.evidence[1..]
+                .iter()
+                .map(|e| (e.field.as_str(), e.location.as_str()))
+                .collect();
+            let (a, b) = (line_of(ns, "a"), line_of(ns, "b"));
+            assert_eq!(
+                pods,
+                [
+                    (
+                        "pod a: metadata.annotations.sidecar.istio.io/inject",
+                        a.as_str()
+                    ),
+                    (
+                        "pod b: metadata.annotations.sidecar.istio.io/inject",
+                        b.as_str()
+                    ),
+                ],
+                "{ns}"
+            );
+        }
+    }
 }

@@ -46,6 +46,7 @@ enum Level {
 }
 
 /// One injected container, as Pod Security sees it.
+#[derive(Clone)]
 struct Injected {
     name: &'static str,
     add_caps: Vec<&'static str>,
@@ -70,6 +71,9 @@ impl Check for PodSecurityBlocksSidecar {
     }
 
     fn run(&self, ctx: &CheckContext<'_>, out: &mut Vec<Finding>) -> Result<(), Skip> {
+        // What Linkerd injects depends on linkerd-config only: read it once, not once per pod
+        // (finding it scans every ConfigMap).
+        let linkerd = std::cell::OnceCell::new();
         for (subject, verdict, mesh) in will_be_admitted_injected(ctx.subjects) {
             let Some(ns) = ctx.state.namespaces.get(None, &subject.namespace) else {
                 continue;
@@ -85,7 +89,7 @@ impl Check for PodSecurityBlocksSidecar {
             };
             let (containers, fix) = match mesh {
                 Mesh::Istio => istio_containers(subject, istio_settings(ctx.engine, verdict)),
-                Mesh::Linkerd => linkerd_containers(ctx),
+                Mesh::Linkerd => linkerd.get_or_init(|| linkerd_containers(ctx)).clone(),
             };
             let violations = violations(level, subject, &containers);
             if violations.is_empty() {

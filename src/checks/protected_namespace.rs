@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
 use crate::engine::show_labels;
 use crate::origin::Origin;
+use crate::workload::PodSubject;
 
 use super::support::{
     MetaChange, Section, change_command, covered_by_workload, has_istio, istio_settings,
@@ -29,8 +30,9 @@ impl Check for ProtectedNamespace {
             return Err(Skip("no Istio injection webhook in the input".to_owned()));
         }
         let label = served_label(ctx);
-        // Namespaces whose own labels send pods to istiod, which then ignores them.
-        let mut namespaces: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        // Namespaces whose own labels send pods to istiod, which then ignores them: who is
+        // affected, and the first affected workload (the opt-out fix names it).
+        let mut namespaces: BTreeMap<&str, Ignored<'_, '_>> = BTreeMap::new();
         for (subject, verdict) in ctx.subjects {
             let Some(settings) = istio_settings(engine, subject, verdict) else {
                 continue;
@@ -43,10 +45,11 @@ impl Check for ProtectedNamespace {
             let intent = injection_intent(subject).filter(|(f, _)| !f.ends_with(LINKERD_INJECT));
             let Some((field, value)) = intent else {
                 if verdict.decisive == "ignored-namespace" {
-                    namespaces
-                        .entry(subject.namespace.as_str())
-                        .or_default()
-                        .push(subject_name(subject));
+                    let entry = namespaces.entry(subject.namespace.as_str()).or_default();
+                    entry.who.push(subject_name(subject));
+                    if subject.target.kind != "Pod" && entry.workload.is_none() {
+                        entry.workload = Some(subject);
+                    }
                 }
                 continue;
             };
@@ -81,7 +84,7 @@ impl Check for ProtectedNamespace {
                 ),
             });
         }
-        for (ns, who) in namespaces {
+        for (ns, Ignored { who, workload }) in namespaces {
             let labels = engine.namespace_labels(ns).cloned().unwrap_or_default();
             let origin = ctx
                 .state
@@ -96,10 +99,8 @@ impl Check for ProtectedNamespace {
                 .collect();
             let fix = if remove.is_empty() {
                 // Selected some other way (e.g. enableNamespacesByDefault): opt the pods out.
-                match ctx.subjects.iter().find(|(s, _)| {
-                    s.namespace == ns && s.target.kind != "Pod" && who.contains(&subject_name(s))
-                }) {
-                    Some((s, _)) => change_command(
+                match workload {
+                    Some(s) => change_command(
                         s,
                         &[MetaChange {
                             section: Section::Labels,
@@ -143,6 +144,13 @@ impl Check for ProtectedNamespace {
     }
 }
 
+/// The subjects of one ignored namespace that its labels alone send to istiod.
+#[derive(Default)]
+struct Ignored<'a, 's> {
+    who: Vec<String>,
+    workload: Option<&'a PodSubject<'s>>,
+}
+
 /// The namespace label that selects a namespace for this install.
 fn served_label(ctx: &CheckContext<'_>) -> String {
     let engine = ctx.engine;
@@ -156,5 +164,39 @@ fn served_label(ctx: &CheckContext<'_>) -> String {
     match engine.istio.served_revision_names().first() {
         Some(rev) => format!("istio.io/rev={rev}"),
         None => "istio-injection=enabled".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::machinery::testing::{istio_mwc, run_on_subjects};
+    use super::*;
+
+    #[test]
+    fn a_namespace_selected_without_labels_is_fixed_on_its_first_workload() {
+        // The webhook selects every namespace (as `enableNamespacesByDefault` does), so
+        // kube-system carries no label to remove: the fix opts the first workload out.
+        let mut yaml = istio_mwc("istio-sidecar-injector", "istiod", "");
+        yaml.push_str("---\napiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}\n");
+        yaml.push_str(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {name: bare, namespace: kube-system}\nspec:\n  containers: [{name: c, image: c}]\n",
+        );
+        for name in ["coredns", "metrics"] {
+            yaml.push_str(&format!(
+                "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: kube-system}}\nspec:\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers: [{{name: c, image: c}}]\n"
+            ));
+        }
+        let findings = run_on_subjects(&ProtectedNamespace, &yaml).unwrap();
+        let ns = findings
+            .iter()
+            .find(|f| f.object == ObjectRef::new("Namespace", None, "kube-system"))
+            .unwrap_or_else(|| panic!("{findings:?}"));
+        assert!(
+            ns.fix
+                .starts_with("kubectl patch deployment coredns -n kube-system"),
+            "{}",
+            ns.fix
+        );
+        assert!(ns.message.contains("pod bare"), "{}", ns.message);
     }
 }

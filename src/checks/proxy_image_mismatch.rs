@@ -7,7 +7,7 @@
 //! `<global.hub>/<global.proxy.image>:<global.tag>`; an image with a `-<variant>` suffix
 //! (e.g. `-distroless`) matches too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -30,7 +30,8 @@ impl Check for ProxyImageMismatch {
         let install = &ctx.engine.istio;
         // workload (or pod) → (revision, expected image, settings origin, pods with their image)
         let mut groups: BTreeMap<ObjectRef, Group> = BTreeMap::new();
-        let mut uncomputable: Vec<String> = Vec::new();
+        // A set: the same reason for every pod of a revision is said once (and not held 50,000 times).
+        let mut uncomputable: BTreeSet<String> = BTreeSet::new();
         let mut compared = 0usize;
         for p in ctx.state.pods.iter() {
             let pod = &p.obj;
@@ -60,13 +61,13 @@ impl Check for ProxyImageMismatch {
                 .settings_for_revision(&revision)
                 .filter(|s| s.configmap.is_some())
             else {
-                uncomputable.push(format!(
+                uncomputable.insert(format!(
                     "revision \"{revision}\" has no injector ConfigMap in the input"
                 ));
                 continue;
             };
             let Some(expected) = injector_image(settings) else {
-                uncomputable.push(format!(
+                uncomputable.insert(format!(
                     "the values of {} do not name the proxy image (global.hub, global.proxy.image, global.tag)",
                     settings.configmap.as_deref().unwrap_or("")
                 ));
@@ -92,11 +93,9 @@ impl Check for ProxyImageMismatch {
             g.pods.push((name, running, p.origin.clone()));
         }
         if compared == 0 && !uncomputable.is_empty() {
-            uncomputable.sort();
-            uncomputable.dedup();
             return Err(Skip(format!(
                 "cannot compute the injector's proxy image: {}",
-                uncomputable.join("; ")
+                uncomputable.into_iter().collect::<Vec<_>>().join("; ")
             )));
         }
         for (object, g) in groups {

@@ -15,8 +15,8 @@ use crate::workload::PodSubject;
 
 use super::sidecar::{
     ISTIO_INIT, ISTIO_PROXY, LINKERD_PROXY, Milli, ProxyResources, istio_cni,
-    istio_proxy_resources, istio_settings, linkerd_proxy_resources, parse_quantity, show_quantity,
-    will_be_admitted_injected,
+    istio_proxy_resources, istio_settings, linkerd_proxy_resources, linkerd_values, parse_quantity,
+    show_quantity, will_be_admitted_injected,
 };
 use super::util::{subject_name, subject_ref};
 
@@ -94,6 +94,7 @@ impl Check for QuotaBlocksSidecar {
             unreadable.extend(absent);
             return Err(Skip(unreadable.join("; ")));
         }
+        let linkerd_config = std::cell::OnceCell::new();
         for (subject, verdict, mesh) in will_be_admitted_injected(ctx.subjects) {
             let ns = subject.namespace.as_str();
             let quotas: Vec<_> = ctx.state.resource_quotas.in_namespace(Some(ns)).collect();
@@ -126,7 +127,11 @@ impl Check for QuotaBlocksSidecar {
                     (istio_proxy_resources(subject, settings), names)
                 }
                 Mesh::Linkerd => (
-                    linkerd_proxy_resources(ctx.state, subject),
+                    linkerd_proxy_resources(
+                        ctx.state,
+                        linkerd_config.get_or_init(|| linkerd_values(ctx.state)),
+                        subject,
+                    ),
                     vec![LINKERD_PROXY],
                 ),
             };

@@ -270,12 +270,17 @@ pub fn linkerd_values(state: &ClusterState) -> Option<(Value, Origin, String)> {
 /// Linkerd's proxy resources: `config.linkerd.io/proxy-{cpu,memory}-{request,limit}` on the pod
 /// template or its namespace, else `proxy.resources` in `linkerd-config` (the chart leaves them
 /// empty: no requests and no limits).
-pub fn linkerd_proxy_resources(state: &ClusterState, subject: &PodSubject<'_>) -> ProxyResources {
+/// `values` is [`linkerd_values`], read once by the caller: finding `linkerd-config` scans every
+/// ConfigMap, which is too much to do for each pod.
+pub fn linkerd_proxy_resources(
+    state: &ClusterState,
+    values: &Option<(Value, Origin, String)>,
+    subject: &PodSubject<'_>,
+) -> ProxyResources {
     let ns_ann = state
         .namespaces
         .get(None, &subject.namespace)
         .and_then(|n| n.obj.metadata.annotations.as_ref());
-    let values = linkerd_values(state);
     let mut r = ProxyResources::empty(
         match &values {
             Some((_, _, name)) => format!("proxy.resources in configmap {name}"),
