@@ -513,6 +513,26 @@ async fn a_forbidden_kind_is_reported_unavailable_not_fatal() {
         skipped.contains("cannot list configmaps in istio-system: forbidden"),
         "{skipped}"
     );
+    // The failed reads themselves are listed, as `check -o json` lists them.
+    let unavailable = findings["unavailable"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for kind in ["ConfigMap", "Secret"] {
+        let read = unavailable
+            .iter()
+            .find(|u| u["kind"] == kind)
+            .unwrap_or_else(|| panic!("no unavailable entry for {kind}: {findings}"));
+        assert_eq!(
+            read["namespace"], "istio-system",
+            "{read} in {unavailable:?}"
+        );
+        assert_eq!(read["status"], 403, "{read}");
+        assert!(
+            read["request"].as_str().unwrap().starts_with("list "),
+            "{read}"
+        );
+    }
     drop(serve);
 }
 

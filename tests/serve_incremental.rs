@@ -271,3 +271,32 @@ fn namespace_scoped_reevaluation_equals_a_full_one_after_every_change() {
         "most changes stay in one namespace"
     );
 }
+
+/// A watch whose list was forbidden leaves its failed request in the evaluated report, with
+/// the namespace and status the server gave, as `check -o json`'s `unavailable` list has it.
+#[test]
+fn a_forbidden_watch_is_listed_as_an_unavailable_read() {
+    use meshdoctor::check::unavailable::UnreadInput;
+    use meshdoctor::state::Kind;
+    let mut mirror = Mirror::new();
+    mirror.apply(Change::Unavailable {
+        kind: Kind::Secret,
+        namespace: Some("istio-system".to_owned()),
+        reason: "cannot list secrets in istio-system: forbidden".to_owned(),
+        read: UnreadInput {
+            kind: "Secret".to_owned(),
+            namespace: Some("istio-system".to_owned()),
+            request: "list secrets in istio-system".to_owned(),
+            status: Some(403),
+            reason: "secrets is forbidden".to_owned(),
+        },
+    });
+    let dirty = mirror.take_dirty();
+    let evaluation = evaluator()
+        .evaluate(&mut mirror.state, &dirty, NOW)
+        .expect("evaluate");
+    let unavailable = &evaluation.report.unavailable;
+    assert_eq!(unavailable.len(), 1, "{unavailable:?}");
+    assert_eq!(unavailable[0].namespace.as_deref(), Some("istio-system"));
+    assert_eq!(unavailable[0].status, Some(403));
+}

@@ -19,8 +19,9 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Resource;
 
+use crate::check::unavailable::UnreadInput;
 use crate::origin::Origin;
-use crate::state::{ClusterState, Kind, KindAvailability};
+use crate::state::{ClusterState, Kind, KindAvailability, plural};
 
 /// The control-plane namespaces looked at even before any webhook names them.
 pub const DEFAULT_MESH_NAMESPACES: [&str; 2] = ["istio-system", "linkerd"];
@@ -93,6 +94,18 @@ macro_rules! any_object {
                     kind: Kind::$kind,
                     namespace: None,
                     reason: reason.clone(),
+                    read: state
+                        .unread
+                        .iter()
+                        .find(|u| u.kind == Kind::$kind.name())
+                        .cloned()
+                        .unwrap_or_else(|| UnreadInput {
+                            kind: Kind::$kind.name().to_owned(),
+                            namespace: None,
+                            request: format!("list {}", plural(Kind::$kind)),
+                            status: None,
+                            reason: reason.clone(),
+                        }),
                 }),
                 None => {}
             })*
@@ -143,7 +156,10 @@ pub enum Change {
     Unavailable {
         kind: Kind,
         namespace: Option<String>,
+        /// Worded for the checks' skips (`cannot list secrets in istio-system: forbidden`).
         reason: String,
+        /// The failed request, for the reports' `unavailable` list.
+        read: UnreadInput,
     },
 }
 
@@ -154,8 +170,8 @@ pub struct Mirror {
     /// Namespaces that hold injection machinery: the namespaces of the mesh webhooks'
     /// Services, and the defaults.
     mesh_namespaces: BTreeSet<String>,
-    /// Each watch's scope and, when its last list failed, why.
-    scopes: BTreeMap<(Kind, Option<String>), Option<String>>,
+    /// Each watch's scope and, when its last list failed, why and what was asked.
+    scopes: BTreeMap<(Kind, Option<String>), Option<(String, UnreadInput)>>,
     dirty: Dirty,
 }
 
@@ -231,8 +247,9 @@ impl Mirror {
                 kind,
                 namespace,
                 reason,
+                read,
             } => {
-                self.scopes.insert((kind, namespace), Some(reason));
+                self.scopes.insert((kind, namespace), Some((reason, read)));
                 self.refresh_availability(kind);
             }
         }
@@ -276,13 +293,22 @@ impl Mirror {
 
     /// A kind is available when every watch of it has listed its scope; otherwise the reasons
     /// of those that could not. A kind that changes availability changes which checks run.
+    /// The failed reads are kept in `state.unread`, as a one-shot live read keeps them, so
+    /// `/findings` lists them like `check -o json` does.
     fn refresh_availability(&mut self, kind: Kind) {
-        let reasons: Vec<&str> = self
+        let failed: Vec<&(String, UnreadInput)> = self
             .scopes
             .iter()
             .filter(|((k, _), _)| *k == kind)
-            .filter_map(|(_, why)| why.as_deref())
+            .filter_map(|(_, why)| why.as_ref())
             .collect();
+        let reasons: Vec<&str> = failed.iter().map(|(why, _)| why.as_str()).collect();
+        let name = kind.name();
+        self.state.unread.retain(|u| u.kind != name);
+        self.state
+            .unread
+            .extend(failed.iter().map(|(_, read)| read.clone()));
+        self.state.unread.sort();
         let now = if reasons.is_empty() {
             KindAvailability::Loaded
         } else {
@@ -378,11 +404,29 @@ mod tests {
             kind: Kind::Secret,
             namespace: Some("istio-system".to_owned()),
             reason: "cannot list secrets in istio-system: forbidden".to_owned(),
+            read: UnreadInput {
+                kind: "Secret".to_owned(),
+                namespace: Some("istio-system".to_owned()),
+                request: "list secrets in istio-system".to_owned(),
+                status: Some(403),
+                reason: "secrets is forbidden".to_owned(),
+            },
         };
         m.apply(lost());
         assert!(m.take_dirty().everything);
         m.apply(lost());
         assert!(m.take_dirty().is_empty());
         assert!(m.state.unavailable_reason(Kind::Secret).is_some());
+        assert_eq!(m.state.unread.len(), 1, "{:?}", m.state.unread);
+        assert_eq!(m.state.unread[0].status, Some(403));
+
+        // The list succeeds once the RBAC is fixed: the failed read is gone from the reports.
+        m.apply(Change::Relisted {
+            kind: Kind::Secret,
+            namespace: Some("istio-system".to_owned()),
+            objects: Vec::new(),
+        });
+        assert!(m.state.unread.is_empty());
+        assert!(m.state.unavailable_reason(Kind::Secret).is_none());
     }
 }

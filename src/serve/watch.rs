@@ -16,6 +16,7 @@ use kube::runtime::watcher::{self, Event};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
+use crate::check::unavailable::UnreadInput;
 use crate::source::live::Reduce;
 use crate::state::{Kind, plural};
 
@@ -76,10 +77,11 @@ pub async fn watch<K>(
             Err(e) => {
                 metrics.watch_errors.get_or_create(&labels).inc();
                 match unavailable_reason(&e, kind, namespace.as_deref()) {
-                    Some(reason) => Change::Unavailable {
+                    Some((reason, read)) => Change::Unavailable {
                         kind,
                         namespace: namespace.clone(),
                         reason,
+                        read,
                     },
                     // A broken watch connection: the watcher re-establishes it by itself.
                     None => continue,
@@ -93,9 +95,13 @@ pub async fn watch<K>(
 }
 
 /// Why a failed list leaves a kind unread, worded like `check`'s live mode
-/// (`cannot list secrets in istio-system: forbidden`). `None` for errors of an established
-/// watch, which the watcher recovers from.
-fn unavailable_reason(e: &watcher::Error, kind: Kind, namespace: Option<&str>) -> Option<String> {
+/// (`cannot list secrets in istio-system: forbidden`), and the failed request as the reports
+/// list it. `None` for errors of an established watch, which the watcher recovers from.
+fn unavailable_reason(
+    e: &watcher::Error,
+    kind: Kind,
+    namespace: Option<&str>,
+) -> Option<(String, UnreadInput)> {
     let what = match namespace {
         Some(ns) => format!("list {} in {ns}", plural(kind)),
         None if kind.namespaced() => format!("list {} in all namespaces", plural(kind)),
@@ -104,16 +110,36 @@ fn unavailable_reason(e: &watcher::Error, kind: Kind, namespace: Option<&str>) -
     let watcher::Error::InitialListFailed(err) = e else {
         return None;
     };
-    Some(match err {
-        kube::Error::Api(status) if status.code == 403 => format!("cannot {what}: forbidden"),
-        kube::Error::Api(status) if status.code == 404 => format!(
-            "cannot {what}: the API server does not serve {}",
-            plural(kind)
+    let (reason, status, message) = match err {
+        kube::Error::Api(status) if status.code == 403 => (
+            format!("cannot {what}: forbidden"),
+            Some(403),
+            status.message.clone(),
         ),
-        kube::Error::Api(status) => format!(
-            "cannot {what}: the API server answered {}: {}",
-            status.code, status.message
+        kube::Error::Api(status) if status.code == 404 => (
+            format!(
+                "cannot {what}: the API server does not serve {}",
+                plural(kind)
+            ),
+            Some(404),
+            status.message.clone(),
         ),
-        other => format!("cannot {what}: {other}"),
-    })
+        kube::Error::Api(status) => (
+            format!(
+                "cannot {what}: the API server answered {}: {}",
+                status.code, status.message
+            ),
+            Some(status.code),
+            status.message.clone(),
+        ),
+        other => (format!("cannot {what}: {other}"), None, other.to_string()),
+    };
+    let read = UnreadInput {
+        kind: kind.name().to_owned(),
+        namespace: namespace.map(str::to_owned),
+        request: what,
+        status,
+        reason: message,
+    };
+    Some((reason, read))
 }
