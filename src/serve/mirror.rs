@@ -163,6 +163,10 @@ pub enum Change {
     },
 }
 
+/// Why a watch's list failed (worded for the checks' skips), and the request as the reports
+/// list it.
+type FailedList = (String, UnreadInput);
+
 /// The live cluster state and what changed since the last evaluation.
 #[derive(Debug, Default)]
 pub struct Mirror {
@@ -171,7 +175,7 @@ pub struct Mirror {
     /// Services, and the defaults.
     mesh_namespaces: BTreeSet<String>,
     /// Each watch's scope and, when its last list failed, why and what was asked.
-    scopes: BTreeMap<(Kind, Option<String>), Option<(String, UnreadInput)>>,
+    scopes: BTreeMap<(Kind, Option<String>), Option<FailedList>>,
     dirty: Dirty,
 }
 
@@ -296,7 +300,7 @@ impl Mirror {
     /// The failed reads are kept in `state.unread`, as a one-shot live read keeps them, so
     /// `/findings` lists them like `check -o json` does.
     fn refresh_availability(&mut self, kind: Kind) {
-        let failed: Vec<&(String, UnreadInput)> = self
+        let failed: Vec<&FailedList> = self
             .scopes
             .iter()
             .filter(|((k, _), _)| *k == kind)
