@@ -6,6 +6,7 @@ pub mod offline;
 pub mod positions;
 pub mod snapshot;
 mod typed;
+mod yamllist;
 
 use std::fmt;
 
