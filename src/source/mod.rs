@@ -2,6 +2,7 @@
 //! read; they never write to a cluster.
 
 pub mod live;
+mod mapped;
 pub mod offline;
 pub mod positions;
 pub mod snapshot;

@@ -174,6 +174,11 @@ fn load_file(
 ) -> Result<(), InputError> {
     let shown = path.display().to_string();
     let contents = FileContents::open(path).map_err(|e| InputError::new(&shown, io_reason(&e)))?;
+    // A mapped file's pages are given back as its items are typed (`source/mapped.rs`).
+    let _registered = match &contents {
+        FileContents::Mapped(map) => Some(super::mapped::Registered::new(map)),
+        FileContents::Read(_) => None,
+    };
     load_bytes(state, &shown, contents.bytes(), opts, sink)
 }
 

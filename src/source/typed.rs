@@ -154,6 +154,10 @@ pub(super) fn parse_items(
             })
             .collect();
         newlines += count_newlines(text.as_bytes().get(counted..end.max(counted)));
+        // The chunk's text is typed: a mapped file's pages go back to the kernel.
+        if let Some(chunk_text) = text.as_bytes().get(start..end) {
+            super::mapped::release(chunk_text);
+        }
         (typed, newlines)
     });
     let mut out = Vec::with_capacity(items.len());

@@ -116,7 +116,7 @@ pub(super) fn parse_items(
     const CHUNK: usize = 64;
     let chunks: Vec<&[ItemText<'_>]> = items.chunks(CHUNK).collect();
     let parts = crate::parallel::map(&chunks, 1, |chunk| {
-        chunk
+        let read: Vec<_> = chunk
             .iter()
             .map(|item| {
                 let read = crate::render::fastyaml::parse_with(item.text, STRICT)
@@ -124,7 +124,13 @@ pub(super) fn parse_items(
                     .map(|v| typed(v, default_namespace));
                 (read, item)
             })
-            .collect::<Vec<_>>()
+            .collect();
+        // The chunk's text is read: a mapped file's pages go back to the kernel (a declined
+        // item is read again below, from the file).
+        if let (Some(first), Some(last)) = (chunk.first(), chunk.last()) {
+            super::mapped::release_span(first.text.as_bytes(), last.text.as_bytes());
+        }
+        read
     });
     let mut out = Vec::with_capacity(items.len());
     for (read, item) in parts.into_iter().flatten() {
