@@ -8,7 +8,8 @@
 //! fields, probes, a projected service-account volume, full status), with Deployments and
 //! ReplicaSets owning them, sidecars where the mesh injected one, and a few pods that predate
 //! their namespace's label (what `running-pod-not-injected` is for). The output is one
-//! `kind: List`, as JSON (kubectl's 4-space indentation) or YAML.
+//! `kind: List`, as JSON (kubectl's 4-space indentation) or YAML (as `kubectl get -o yaml`
+//! writes it: go-yaml v2's layout and quoting).
 //!
 //! ```text
 //! cargo run --release --example gen_cluster -- --namespaces 200 --pods 50000 --format json > cluster.json
@@ -347,26 +348,41 @@ fn main() {
         }
         deployment_index += 1;
     }
-    let list = json!({
-        "apiVersion": "v1",
-        "kind": "List",
-        "metadata": {"resourceVersion": ""},
-        "items": items,
-    });
     let stdout = std::io::stdout().lock();
     let mut out = BufWriter::with_capacity(1 << 20, stdout);
     let written = if args.yaml {
-        serde_saphyr::to_io_writer(&mut out, &list).map_err(|e| e.to_string())
+        write_kubectl_yaml(&mut out, &items).map_err(|e| e.to_string())
     } else {
+        let list = json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": {"resourceVersion": ""},
+            "items": items,
+        });
         // kubectl indents JSON by four spaces.
         let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
         let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
-        serde::Serialize::serialize(&list, &mut ser).map_err(|e| e.to_string())
+        serde::Serialize::serialize(&list, &mut ser)
+            .map_err(|e| e.to_string())
+            .and_then(|()| writeln!(out).map_err(|e| e.to_string()))
     };
-    if let Err(e) = written.and_then(|()| writeln!(out).map_err(|e| e.to_string())) {
+    if let Err(e) = written.and_then(|()| out.flush().map_err(|e| e.to_string())) {
         eprintln!("gen_cluster: writing: {e}");
         std::process::exit(1);
     }
+}
+
+/// The List as `kubectl get -o yaml` writes it (sigs.k8s.io/yaml, that is go-yaml v2: sorted
+/// keys, block style, `items` entries at the key's indentation, go-yaml's quoting and folding),
+/// one item at a time so that a 150,000-pod cluster is never one string.
+fn write_kubectl_yaml(out: &mut impl Write, items: &[Value]) -> std::io::Result<()> {
+    out.write_all(b"apiVersion: v1\nitems:\n")?;
+    for item in items {
+        // A one-item `items:` map renders the item exactly as it sits in the whole List.
+        let one = meshdoctor::render::to_go_yaml(&json!({ "items": [item] }));
+        out.write_all(one.trim_start_matches("items:\n").as_bytes())?;
+    }
+    out.write_all(b"kind: List\nmetadata:\n  resourceVersion: \"\"\n")
 }
 
 fn namespace(rng: &mut XorShift, name: &str, flavor: NamespaceFlavor) -> Value {

@@ -21,8 +21,23 @@ struct Bail;
 
 type R<T> = Result<T, Bail>;
 
+/// How plain `true`-like scalars are typed: the two ways serde-saphyr is used in this project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Booleans {
+    /// YAML 1.1 (`yes`, `on`, `n`, any case), as sigs.k8s.io/yaml reads templates.
+    Yaml11,
+    /// YAML 1.2 (`true`, `True`, `TRUE` and the same for false): serde-saphyr's
+    /// `strict_booleans`, as the offline loader reads files.
+    Strict,
+}
+
 /// Parses `text` when it lies in the subset; `None` means "ask the full parser".
 pub(crate) fn parse(text: &str) -> Option<Json> {
+    parse_with(text, Booleans::Yaml11)
+}
+
+/// [`parse`] with the given boolean rules (serde-saphyr's `strict_booleans` or not).
+pub(crate) fn parse_with(text: &str, booleans: Booleans) -> Option<Json> {
     if text.starts_with('\u{feff}') {
         return None;
     }
@@ -42,6 +57,8 @@ pub(crate) fn parse(text: &str) -> Option<Json> {
         src: text,
         b: text.as_bytes(),
         pos: 0,
+        booleans,
+        depth: 0,
     };
     let (start, indent) = p.peek_line()?;
     p.pos = start + indent;
@@ -56,7 +73,14 @@ struct Reader<'a> {
     src: &'a str,
     b: &'a [u8],
     pos: usize,
+    booleans: Booleans,
+    /// How many collections enclose the current one: deep nesting is left to serde-saphyr,
+    /// which bounds it with an error, so that this reader never recurses without bound.
+    depth: usize,
 }
+
+/// Nesting beyond this is serde-saphyr's to read (and, past its own bound, to refuse).
+const MAX_DEPTH: usize = 64;
 
 /// Whether every character is one YAML allows in a stream (its `c-printable` set; tab and
 /// carriage return are excluded above): no C0 controls but newline, no DEL, no C1 controls
@@ -191,6 +215,16 @@ impl<'a> Reader<'a> {
     /// A block node whose content starts at `self.pos` in column `col`; `parent` is the
     /// indentation of the enclosing block collection (-1 at the top).
     fn node(&mut self, col: usize, parent: isize) -> R<Json> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Bail);
+        }
+        let v = self.node_at_depth(col, parent);
+        self.depth -= 1;
+        v
+    }
+
+    fn node_at_depth(&mut self, col: usize, parent: isize) -> R<Json> {
         let rest = &self.b[self.pos..];
         if is_dash_entry(rest) {
             return self.seq(col);
@@ -367,7 +401,7 @@ impl<'a> Reader<'a> {
                     }
                 }
                 let text = self.src[start..end].trim_end_matches(' ');
-                let v = resolve_plain(text)?;
+                let v = resolve_plain(text, self.booleans)?;
                 self.pos = end;
                 self.skip_line();
                 Ok(v)
@@ -533,6 +567,16 @@ impl<'a> Reader<'a> {
     }
 
     fn flow(&mut self, parent: isize) -> R<Json> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Bail);
+        }
+        let v = self.flow_at_depth(parent);
+        self.depth -= 1;
+        v
+    }
+
+    fn flow_at_depth(&mut self, parent: isize) -> R<Json> {
         match self.cur() {
             Some(b'[') => {
                 self.pos += 1;
@@ -614,7 +658,7 @@ impl<'a> Reader<'a> {
             }
             _ => {
                 let text = self.flow_plain(false)?;
-                resolve_plain(text)
+                resolve_plain(text, self.booleans)
             }
         }
     }
@@ -677,16 +721,29 @@ fn yaml11_bool(s: &str) -> Option<bool> {
     }
 }
 
+/// YAML 1.2 booleans as serde-saphyr reads them with `strict_booleans`.
+fn yaml12_bool(s: &str) -> Option<bool> {
+    match s {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
 /// Types a plain scalar as serde-saphyr does: booleans, null, unsigned decimal integers
 /// decided here; anything number-like beyond that is handed to serde-saphyr itself.
-fn resolve_plain(s: &str) -> R<Json> {
+fn resolve_plain(s: &str, booleans: Booleans) -> R<Json> {
     let bytes = s.as_bytes();
     let Some(&first) = bytes.first() else {
         return Err(Bail);
     };
     match first {
         b'a'..=b'z' | b'A'..=b'Z' => {
-            if let Some(b) = yaml11_bool(s) {
+            let boolean = match booleans {
+                Booleans::Yaml11 => yaml11_bool(s),
+                Booleans::Strict => yaml12_bool(s),
+            };
+            if let Some(b) = boolean {
                 return Ok(Json::Bool(b));
             }
             if matches!(s, "null" | "Null" | "NULL") {
@@ -698,14 +755,14 @@ fn resolve_plain(s: &str) -> R<Json> {
             let plain_int = bytes.iter().all(u8::is_ascii_digit) && (first != b'0' || s.len() == 1);
             match s.parse::<u64>() {
                 Ok(n) if plain_int => Ok(Json::from(n)),
-                _ => delegate(s),
+                _ => delegate(s, booleans),
             }
         }
         b'-' | b'+' | b'.' => {
             let unsigned = if first == b'.' { s } else { &s[1..] };
             match unsigned.as_bytes().first() {
-                Some(b'0'..=b'9' | b'.') => delegate(s),
-                _ if first == b'.' => delegate(s),
+                Some(b'0'..=b'9' | b'.') => delegate(s, booleans),
+                _ if first == b'.' => delegate(s, booleans),
                 _ => Ok(Json::String(s.to_string())),
             }
         }
@@ -715,8 +772,11 @@ fn resolve_plain(s: &str) -> R<Json> {
 }
 
 /// One number-like plain scalar typed by serde-saphyr, alone as a document.
-fn delegate(s: &str) -> R<Json> {
-    match serde_saphyr::from_str::<Json>(s) {
+fn delegate(s: &str, booleans: Booleans) -> R<Json> {
+    let options = serde_saphyr::options! {
+        strict_booleans: booleans == Booleans::Strict,
+    };
+    match serde_saphyr::from_str_with_options::<Json>(s, options) {
         Ok(v @ (Json::Null | Json::Bool(_) | Json::Number(_) | Json::String(_))) => Ok(v),
         _ => Err(Bail),
     }

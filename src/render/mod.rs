@@ -8,7 +8,7 @@
 pub mod cluster;
 mod config;
 mod data;
-mod fastyaml;
+pub(crate) mod fastyaml;
 mod funcs_istio;
 mod funcs_sprig;
 mod gofmt;

@@ -2,10 +2,12 @@
 //! read; they never write to a cluster.
 
 pub mod live;
+mod mapped;
 pub mod offline;
 pub mod positions;
 pub mod snapshot;
 mod typed;
+mod yamllist;
 
 use std::fmt;
 

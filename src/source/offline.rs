@@ -174,6 +174,11 @@ fn load_file(
 ) -> Result<(), InputError> {
     let shown = path.display().to_string();
     let contents = FileContents::open(path).map_err(|e| InputError::new(&shown, io_reason(&e)))?;
+    // A mapped file's pages are given back as its items are typed (`source/mapped.rs`).
+    let _registered = match &contents {
+        FileContents::Mapped(map) => Some(super::mapped::Registered::new(map)),
+        FileContents::Read(_) => None,
+    };
     load_bytes(state, &shown, contents.bytes(), opts, sink)
 }
 
@@ -421,15 +426,10 @@ impl Loader<'_> {
         }
         let parsed = super::typed::parse_items(text, items, &self.opts.default_namespace);
         timings.phase("load: typed items");
-        let mut counts = std::collections::BTreeMap::<Kind, usize>::new();
-        for (p, _) in &parsed {
-            if let super::typed::Parsed::Typed(obj) = p {
-                *counts.entry(obj.kind()).or_default() += 1;
-            }
-        }
-        for (kind, n) in counts {
-            self.state.reserve(kind, n);
-        }
+        self.reserve(parsed.iter().filter_map(|(p, _)| match p {
+            super::typed::Parsed::Typed(obj) => Some(obj.kind()),
+            super::typed::Parsed::General => None,
+        }));
         for (i, ((parsed, line), item)) in parsed.into_iter().zip(items).enumerate() {
             match parsed {
                 super::typed::Parsed::Typed(obj) => {
@@ -443,6 +443,17 @@ impl Loader<'_> {
         }
         timings.phase("load: insert");
         Ok(())
+    }
+
+    /// Makes room in each store for the typed objects about to be inserted, of these kinds.
+    fn reserve(&mut self, kinds: impl Iterator<Item = Kind>) {
+        let mut counts = std::collections::BTreeMap::<Kind, usize>::new();
+        for kind in kinds {
+            *counts.entry(kind).or_default() += 1;
+        }
+        for (kind, n) in counts {
+            self.state.reserve(kind, n);
+        }
     }
 
     fn json_error(&self, e: &serde_json::Error) -> InputError {
@@ -493,26 +504,12 @@ impl Loader<'_> {
     }
 
     fn load_yaml(&mut self, text: &str) -> Result<(), InputError> {
-        // Counts that grow with the text (documents, nodes, events, scalar bytes) may be as large
-        // as the text allows, so that real snapshots of large clusters load. Alias expansion is
-        // what can grow beyond the text (a "billion laughs"): the events aliases replay and
-        // record are capped at `MAX_ALIAS_EVENTS`, and the scalar bytes may exceed the text's
-        // own length by at most `ALIAS_SCALAR_SLACK`, so a few aliases of a long string cannot
-        // multiply it either.
-        let options = serde_saphyr::options! {
-            budget: serde_saphyr::budget! {
-                max_documents: usize::MAX,
-                max_nodes: usize::MAX,
-                max_events: usize::MAX,
-                max_total_scalar_bytes: text.len().saturating_add(ALIAS_SCALAR_SLACK),
-                max_recorded_anchor_events: MAX_ALIAS_EVENTS,
-                max_depth: MAX_YAML_DEPTH,
-            },
-            alias_limits: serde_saphyr::alias_limits! {
-                max_total_replayed_events: MAX_ALIAS_EVENTS,
-            },
-            strict_booleans: true,
-        };
+        // Cluster state as `kubectl get -o yaml` writes it takes the fast path (manifests need
+        // position trees and lenient string maps, which only the general path builds).
+        if self.sink.is_none() && !self.opts.lenient_string_maps && self.load_kubectl_yaml(text)? {
+            return Ok(());
+        }
+        let options = yaml_options(text.len());
         let mut timings = crate::timings::Timings::from_env();
         let docs: Vec<serde_saphyr::Spanned<Value>> =
             serde_saphyr::from_multiple_with_options(text, options)
@@ -526,6 +523,42 @@ impl Loader<'_> {
         }
         timings.phase("load: YAML objects typed");
         Ok(())
+    }
+
+    /// The YAML fast path ([`super::yamllist`]): `Ok(false)` when the text is not a kubectl
+    /// List the fast path can read, and the general path must read it.
+    fn load_kubectl_yaml(&mut self, text: &str) -> Result<bool, InputError> {
+        let mut timings = crate::timings::Timings::from_env();
+        let Some(list) = super::yamllist::split(text) else {
+            return Ok(false);
+        };
+        let head = |key: &str| list.head.get(key).and_then(Value::as_str);
+        if !is_list(head("apiVersion"), head("kind")) {
+            return Ok(false);
+        }
+        timings.phase("load: split items");
+        let Some(parsed) = super::yamllist::parse_items(&list.items, &self.opts.default_namespace)
+        else {
+            return Ok(false);
+        };
+        timings.phase("load: typed items");
+        self.reserve(parsed.iter().filter_map(|(p, _)| match p {
+            super::yamllist::Parsed::Typed(obj) => Some(obj.kind()),
+            super::yamllist::Parsed::Value(_) => None,
+        }));
+        for (parsed, line) in parsed {
+            match parsed {
+                super::yamllist::Parsed::Typed(obj) => {
+                    obj.insert_into(self.state, Origin::file(&self.path, line));
+                }
+                super::yamllist::Parsed::Value(value) => self.load_value_object(value, line)?,
+            }
+        }
+        if let Some(meta) = list.head.get("metadata") {
+            super::snapshot::apply_kind_record(self.state, meta);
+        }
+        timings.phase("load: insert");
+        Ok(true)
     }
 
     fn yaml_error(&self, e: &serde_saphyr::Error) -> InputError {
@@ -910,6 +943,29 @@ impl std::fmt::Display for TypedError {
         } else {
             write!(f, "{}: {msg}", self.path)
         }
+    }
+}
+
+/// serde-saphyr's options for a text of `len` bytes. Counts that grow with the text
+/// (documents, nodes, events, scalar bytes) may be as large as the text allows, so that real
+/// snapshots of large clusters load. Alias expansion is what can grow beyond the text (a
+/// "billion laughs"): the events aliases replay and record are capped at `MAX_ALIAS_EVENTS`,
+/// and the scalar bytes may exceed the text's own length by at most `ALIAS_SCALAR_SLACK`, so a
+/// few aliases of a long string cannot multiply it either.
+pub(super) fn yaml_options(len: usize) -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_documents: usize::MAX,
+            max_nodes: usize::MAX,
+            max_events: usize::MAX,
+            max_total_scalar_bytes: len.saturating_add(ALIAS_SCALAR_SLACK),
+            max_recorded_anchor_events: MAX_ALIAS_EVENTS,
+            max_depth: MAX_YAML_DEPTH,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: MAX_ALIAS_EVENTS,
+        },
+        strict_booleans: true,
     }
 }
 

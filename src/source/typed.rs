@@ -42,6 +42,17 @@ macro_rules! typed_objects {
                 }
             }
 
+            /// The same from a value already read (the YAML fast path's): a `&Value`
+            /// deserializes exactly as the owned value the general path types.
+            fn from_value(kind: Kind, value: &serde_json::Value) -> Option<TypedObject> {
+                use serde::Deserialize;
+                match kind {
+                    $(Kind::$kind => <$ty>::deserialize(value)
+                        .ok()
+                        .map(|o| TypedObject::$kind(Box::new(o))),)*
+                }
+            }
+
             pub(super) fn kind(&self) -> Kind {
                 match self {
                     $(TypedObject::$kind(_) => Kind::$kind,)*
@@ -143,6 +154,10 @@ pub(super) fn parse_items(
             })
             .collect();
         newlines += count_newlines(text.as_bytes().get(counted..end.max(counted)));
+        // The chunk's text is typed: a mapped file's pages go back to the kernel.
+        if let Some(chunk_text) = text.as_bytes().get(start..end) {
+            super::mapped::release(chunk_text);
+        }
         (typed, newlines)
     });
     let mut out = Vec::with_capacity(items.len());
@@ -168,20 +183,41 @@ fn parse_item(raw: &str, default_namespace: &str) -> Parsed {
     let Some(kind) = Kind::from_manifest(head.api_version, head.kind) else {
         return Parsed::General;
     };
-    let Some(mut obj) = TypedObject::parse(kind, raw) else {
-        return Parsed::General;
-    };
+    match TypedObject::parse(kind, raw).and_then(|obj| named(obj, kind, default_namespace)) {
+        Some(obj) => Parsed::Typed(obj),
+        None => Parsed::General,
+    }
+}
+
+/// Types a list item the YAML fast path has read into a value, as [`parse_item`] types JSON
+/// text; `None` leaves it to the general path (which gets the same value).
+pub(super) fn type_value(
+    value: &serde_json::Value,
+    default_namespace: &str,
+) -> Option<TypedObject> {
+    let head = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
+    let kind = Kind::from_manifest(head("apiVersion")?, head("kind")?)?;
+    named(
+        TypedObject::from_value(kind, value)?,
+        kind,
+        default_namespace,
+    )
+}
+
+/// A typed object as the general path would insert it: without managed fields, named, and
+/// in the default namespace if it names none; `None` when the general path must decide.
+fn named(mut obj: TypedObject, kind: Kind, default_namespace: &str) -> Option<TypedObject> {
     let meta = obj.metadata_mut();
     // Never read, and the largest part of many objects; live mode drops them too.
     meta.managed_fields = None;
     if meta.name.as_deref().unwrap_or("").is_empty() {
         // The general path knows whether `generateName` excuses it, and how to say so.
-        return Parsed::General;
+        return None;
     }
     if kind.namespaced() && meta.namespace.as_deref().is_none_or(str::is_empty) {
         meta.namespace = Some(default_namespace.to_owned());
     }
-    Parsed::Typed(obj)
+    Some(obj)
 }
 
 /// An item's `apiVersion` and `kind`, as written.
