@@ -77,6 +77,45 @@ impl LinkerdInstall {
     }
 }
 
+/// The namespace of the Linkerd control plane a state holds: the proxy injector webhook's
+/// service namespace, else the namespace of a `linkerd-config` ConfigMap. `None`: no Linkerd.
+pub fn control_namespace_in(state: &ClusterState) -> Option<String> {
+    let from_webhook = state.mutating_webhooks.iter().find_map(|cfg| {
+        let config_name = cfg.obj.metadata.name.as_deref().unwrap_or("");
+        cfg.obj
+            .webhooks
+            .iter()
+            .flatten()
+            .filter(|w| super::super::is_linkerd_injector_webhook(config_name, &w.name))
+            .find_map(|w| {
+                w.client_config
+                    .service
+                    .as_ref()
+                    .map(|s| s.namespace.clone())
+            })
+    });
+    from_webhook.or_else(|| {
+        state
+            .configmaps
+            .iter()
+            .find(|cm| cm.obj.metadata.name.as_deref() == Some(super::super::CONFIG_MAP_NAME))
+            .and_then(|cm| cm.obj.metadata.namespace.clone())
+    })
+}
+
+/// Whether the state has a Linkerd injector: its webhook, or a `linkerd-config` ConfigMap.
+pub fn has_linkerd(state: &ClusterState) -> bool {
+    control_namespace_in(state).is_some()
+        || state.mutating_webhooks.iter().any(|cfg| {
+            let config_name = cfg.obj.metadata.name.as_deref().unwrap_or("");
+            cfg.obj
+                .webhooks
+                .iter()
+                .flatten()
+                .any(|w| super::super::is_linkerd_injector_webhook(config_name, &w.name))
+        })
+}
+
 /// The tag of the proxy injector's `proxy-injector` container image.
 fn injector_image_tag(state: &ClusterState, control_ns: &str) -> Option<String> {
     let d = state
@@ -126,6 +165,24 @@ pub fn owner_of(state: &ClusterState, subject: &PodSubject<'_>) -> (String, Stri
     };
     let (k, n) = grand.or(template_owner).unwrap_or((kind, name));
     (k.to_ascii_lowercase(), n)
+}
+
+/// The (kind, name) the webhook's owner lookup returns for `pod` as it is sent: a pod without
+/// owner references is its own (no owner label), whatever workload its template came from.
+pub fn owner_of_sent_pod(
+    state: &ClusterState,
+    subject: &PodSubject<'_>,
+    pod: &Json,
+) -> (String, String) {
+    let owned = pod
+        .pointer("/metadata/ownerReferences")
+        .and_then(Json::as_array)
+        .is_some_and(|refs| !refs.is_empty());
+    if owned {
+        owner_of(state, subject)
+    } else {
+        ("pod".into(), subject.target.name.clone())
+    }
 }
 
 fn single_owner(
