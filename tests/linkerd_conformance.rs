@@ -371,7 +371,7 @@ impl Suite {
         if let Some(report) = case.get("report").and_then(Json::as_str) {
             let lines = stderr
                 .lines()
-                .filter(|l| !l.starts_with("warning: "))
+                .filter(|l| !l.starts_with("warning: ") && !l.starts_with("note: "))
                 .map(|l| match l.split_once(" skipped (") {
                     Some((head, _)) => format!("{head} skipped"),
                     None => l.to_owned(),

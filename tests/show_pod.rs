@@ -377,3 +377,57 @@ fn linkerd_inject_input_errors() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
     }
 }
+
+/// The version rules: edge-23.10.1 had no native sidecars (the proxy is a regular container
+/// whatever the values say); an unreadable version renders as edge-26.8.3 with a note.
+#[test]
+fn linkerd_inject_follows_the_versions_rules() {
+    let input = linkerd_deployment();
+    let f = input.to_str().unwrap();
+    let state = "fixtures/linkerd-basic/state.yaml";
+    let out = meshdoctor(&[
+        "inject",
+        "-f",
+        f,
+        "--from",
+        state,
+        "--linkerd-version",
+        "edge-23.10.1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_saphyr::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .trim_end()
+            .trim_end_matches("---"),
+    )
+    .unwrap();
+    let spec = &doc["spec"]["template"]["spec"];
+    assert_eq!(spec["containers"][0]["name"], "linkerd-proxy");
+    assert_eq!(spec["initContainers"].as_array().unwrap().len(), 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .all(|l| !l.starts_with("note:"))
+    );
+
+    let out = meshdoctor(&[
+        "inject",
+        "-f",
+        f,
+        "--from",
+        state,
+        "--linkerd-version",
+        "dev-undefined",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("note: Linkerd version \"dev-undefined\" is not a release"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rendered as edge-26.8.3"), "{stderr}");
+}

@@ -10,7 +10,7 @@ use super::Failure;
 use super::args::InjectArgs;
 use crate::mesh::linkerd::render::cluster::{LinkerdInstall, control_namespace_in};
 use crate::mesh::linkerd::render::manifest::{CliOptions, DocReport, inject_manifest};
-use crate::mesh::linkerd::render::{Annotations, Values};
+use crate::mesh::linkerd::render::{Annotations, Values, version};
 use crate::state::ClusterState;
 
 pub(crate) use crate::mesh::linkerd::render::cluster::has_linkerd;
@@ -20,7 +20,7 @@ pub(crate) use crate::mesh::linkerd::render::cluster::has_linkerd;
 const VERSION_PLACEHOLDER: &str = "linkerdVersionValue";
 
 pub fn run(args: &InjectArgs, state: Option<&ClusterState>) -> Result<(), Failure> {
-    let (mut values, control_ns, source) = install_values(args, state)?;
+    let (mut values, control_ns, source, doc) = install_values(args, state)?;
     if let Some(v) = &args.linkerd_version {
         values.linkerd_version = v.clone();
     }
@@ -30,6 +30,7 @@ pub fn run(args: &InjectArgs, state: Option<&ClusterState>) -> Result<(), Failur
             values.linkerd_version
         )));
     }
+    let rules = version::apply_defaults(&mut values, &doc);
     let shown = args.filename.display().to_string();
     let input = std::fs::read_to_string(&args.filename)
         .map_err(|e| Failure::Usage(format!("{shown}: cannot read: {e}")))?;
@@ -47,6 +48,9 @@ pub fn run(args: &InjectArgs, state: Option<&ClusterState>) -> Result<(), Failur
         inject_manifest(&input, &opts).map_err(|e| Failure::Usage(format!("{shown}: {e}")))?;
     super::common::print(&out.text);
     let mut err = std::io::stderr().lock();
+    if let Some(note) = &rules.note {
+        let _ = writeln!(err, "note: {note}");
+    }
     for r in &out.reports {
         let _ = writeln!(err, "{}", report_line(r));
         if r.udp {
@@ -77,7 +81,7 @@ fn report_line(r: &DocReport) -> String {
 fn install_values(
     args: &InjectArgs,
     state: Option<&ClusterState>,
-) -> Result<(Values, String, String), Failure> {
+) -> Result<(Values, String, String, serde_json::Value), Failure> {
     if let Some(path) = &args.linkerd_values {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
@@ -90,7 +94,7 @@ fn install_values(
             .linkerd_namespace
             .clone()
             .unwrap_or_else(|| "linkerd".to_owned());
-        return Ok((values, ns, shown));
+        return Ok((values, ns, shown, doc));
     }
     let Some(state) = state else {
         return Err(Failure::Usage(
@@ -103,5 +107,5 @@ fn install_values(
         .or_else(|| control_namespace_in(state))
         .unwrap_or_else(|| "linkerd".to_owned());
     let install = LinkerdInstall::from_state(state, &ns).map_err(Failure::Usage)?;
-    Ok((install.values, ns, install.source))
+    Ok((install.values, ns, install.source, install.values_doc))
 }

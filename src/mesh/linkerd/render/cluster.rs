@@ -20,13 +20,18 @@ pub struct LinkerdInstall {
     pub injector_version: String,
     /// Where the values were read, for messages.
     pub source: String,
+    /// The values document as stored (`Null` for the chart defaults), so that a version set
+    /// later can lay its defaults under it ([`super::version::apply_defaults`]).
+    pub values_doc: Json,
+    /// The version rules the values were read with.
+    pub rules: super::version::Rules,
 }
 
 impl LinkerdInstall {
     /// Reads the install of the control plane in `control_ns`. The chart defaults stand in for
     /// a missing `linkerd-config` (the source then says so).
     pub fn from_state(state: &ClusterState, control_ns: &str) -> Result<LinkerdInstall, String> {
-        let (mut values, source) = match state
+        let (mut values, source, values_doc) = match state
             .configmaps
             .get(Some(control_ns), super::super::CONFIG_MAP_NAME)
         {
@@ -42,7 +47,7 @@ impl LinkerdInstall {
                     .map_err(|e| format!("{where_}: data.values: invalid YAML: {e}"))?;
                 let v = Values::from_document(&doc)
                     .map_err(|e| format!("{where_}: data.values: {e}"))?;
-                (v, format!("{where_} ({})", cm.origin))
+                (v, format!("{where_} ({})", cm.origin), doc)
             }
             None => (
                 Values::chart_defaults(),
@@ -50,6 +55,7 @@ impl LinkerdInstall {
                     "chart defaults (no configmap {control_ns}/{})",
                     super::super::CONFIG_MAP_NAME
                 ),
+                Json::Null,
             ),
         };
         // The injector reads the trust anchors from this ConfigMap, not from the values.
@@ -68,11 +74,14 @@ impl LinkerdInstall {
             values.linkerd_version = tag.clone();
         }
         let injector_version = image_tag.unwrap_or_else(|| values.linkerd_version.clone());
+        let rules = super::version::apply_defaults(&mut values, &values_doc);
         Ok(LinkerdInstall {
             values,
             control_namespace: control_ns.to_owned(),
             injector_version,
             source,
+            values_doc,
+            rules,
         })
     }
 }
