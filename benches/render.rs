@@ -1,5 +1,8 @@
 //! Render + strategic merge + post-processing + JSON patch for Istio's default sidecar
 //! template on `hello.yaml`'s pod (Istio 1.24.6 conformance data), templates parsed once.
+//! Next to it, Linkerd: meshdoctor's own build of the proxy injector's patch for one pod of
+//! Linkerd edge-26.8.3's webhook test data, with the chart's default values parsed once, and
+//! the patch applied (what `explain --show-pod` does per pod).
 //!
 //! Measured twice: wall time (criterion's default) and the thread's CPU time
 //! (`CLOCK_THREAD_CPUTIME_ID`), because on a shared, loaded machine wall time also counts the
@@ -11,6 +14,10 @@ use serde_json::{Value, json};
 use std::hint::black_box;
 use std::time::Duration;
 
+const LINKERD_DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/conformance/linkerd-edge-26.8.3"
+);
 const DATA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/conformance/istio-1.24.6"
@@ -74,24 +81,70 @@ fn bench(c: &mut Criterion) {
         };
         json_patch(&pod, &mutated)
     };
-    c.bench_function("inject_pod+json_patch default sidecar (hello.yaml)", |b| {
-        b.iter(run)
-    });
+    wall_and_cpu(c, "inject_pod+json_patch default sidecar (hello.yaml)", run);
+}
+
+/// Times `run` in wall time and, where available, in this thread's CPU time.
+fn wall_and_cpu<T>(c: &mut Criterion, name: &str, run: impl Fn() -> T) {
+    c.bench_function(name, |b| b.iter(&run));
     if thread_cpu_ns().is_some() {
-        c.bench_function(
-            "inject_pod+json_patch default sidecar (hello.yaml), thread CPU time",
-            |b| {
-                b.iter_custom(|iters| {
-                    let start = thread_cpu_ns().unwrap_or(0);
-                    for _ in 0..iters {
-                        black_box(run());
-                    }
-                    Duration::from_nanos(thread_cpu_ns().unwrap_or(0).saturating_sub(start))
-                })
-            },
-        );
+        c.bench_function(&format!("{name}, thread CPU time"), |b| {
+            b.iter_custom(|iters| {
+                let start = thread_cpu_ns().unwrap_or(0);
+                for _ in 0..iters {
+                    black_box(run());
+                }
+                Duration::from_nanos(thread_cpu_ns().unwrap_or(0).saturating_sub(start))
+            })
+        });
     }
 }
 
-criterion_group!(benches, bench);
+fn bench_linkerd(c: &mut Criterion) {
+    use meshdoctor::mesh::linkerd::render::webhook_injection_patch;
+    use meshdoctor::mesh::linkerd::render::{Origin, Values, Workload, apply_patch};
+    let read = |rel: &str| std::fs::read_to_string(format!("{LINKERD_DATA}/{rel}")).ok();
+    let (Some(values), Some(pod)) = (
+        read("values/linkerd-control-plane.values.yaml"),
+        read("proxy-injector/pod-inject-enabled.yaml"),
+    ) else {
+        eprintln!("linkerd conformance data absent; benchmark skipped");
+        return;
+    };
+    let parsed = serde_saphyr::from_str::<Value>(&values)
+        .ok()
+        .and_then(|doc| Values::from_document(&doc).ok());
+    let (Some(mut values), Ok(pod)) = (parsed, serde_saphyr::from_str::<Value>(&pod)) else {
+        eprintln!("linkerd values or pod do not parse; benchmark skipped");
+        return;
+    };
+    values.linkerd_version = "edge-26.8.3".into();
+    values.identity_trust_anchors_pem = "IdentityTrustAnchorsPEM".into();
+    let run = || {
+        let Some(w) = Workload::from_object(
+            black_box(&pod),
+            "linkerd",
+            Some(("deployment", "owner-deployment")),
+            Origin::Webhook,
+        ) else {
+            return Value::Null;
+        };
+        match webhook_injection_patch(&values, w, "linkerd", "edge-26.8.3") {
+            Ok(patch) => apply_patch(&pod, &patch.ops).unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        }
+    };
+    // A render that fails would time nothing useful: say so instead.
+    if run().is_null() {
+        eprintln!("linkerd render failed; benchmark skipped");
+        return;
+    }
+    wall_and_cpu(
+        c,
+        "linkerd webhook patch + apply (pod-inject-enabled.yaml)",
+        run,
+    );
+}
+
+criterion_group!(benches, bench, bench_linkerd);
 criterion_main!(benches);

@@ -226,6 +226,63 @@ pub fn sidecar_in(pod: &Value) -> Option<&'static str> {
     None
 }
 
+/// The containers a mesh injector adds: Istio's proxy and init/validation containers,
+/// Linkerd's proxy, its iptables init container or (CNI plugin on) network validator, and its
+/// debug sidecar.
+const MESH_CONTAINERS: [&str; 7] = [
+    "istio-proxy",
+    "istio-init",
+    "istio-validation",
+    "linkerd-proxy",
+    "linkerd-init",
+    "linkerd-network-validator",
+    "linkerd-debug",
+];
+
+/// The mesh containers of a pod in the order they run: init containers (native sidecars
+/// among them) first, written `init:<name>`, then the regular containers.
+pub fn mesh_containers_in(pod: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for (list, prefix) in [("initContainers", "init:"), ("containers", "")] {
+        let names = pod
+            .pointer(&format!("/spec/{list}"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get("name").and_then(Value::as_str));
+        out.extend(
+            names
+                .filter(|n| MESH_CONTAINERS.contains(n))
+                .map(|n| format!("{prefix}{n}")),
+        );
+    }
+    out
+}
+
+/// What a difference in Linkerd's containers says about the install the prediction read.
+fn linkerd_container_hint(predicted: &[String], actual: &[String]) -> Option<&'static str> {
+    let has = |list: &[String], name: &str| list.iter().any(|c| c == name);
+    let validator = "init:linkerd-network-validator";
+    let init = "init:linkerd-init";
+    if (has(predicted, init) && has(actual, validator))
+        || (has(predicted, validator) && has(actual, init))
+    {
+        return Some(
+            "the injector's CNI mode (cniEnabled) is not the one linkerd-config records: linkerd-init runs without the CNI plugin, the network validator with it",
+        );
+    }
+    let proxy_init = "init:linkerd-proxy";
+    let proxy = "linkerd-proxy";
+    if (has(predicted, proxy_init) && has(actual, proxy))
+        || (has(predicted, proxy) && has(actual, proxy_init))
+    {
+        return Some(
+            "the injector runs the proxy as a native sidecar or not (proxy.nativeSidecar / config.beta.linkerd.io/proxy-enable-native-sidecar) differently from the prediction",
+        );
+    }
+    None
+}
+
 // ---------------------------------------------------------------------------------------------
 // The predicted mutated pod against the actual one.
 
@@ -691,6 +748,12 @@ pub struct ServerDryRun {
     /// Why the prediction could not be rendered for the comparison.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_diff_skipped: Option<String>,
+    /// The mesh containers of the predicted and of the returned pod (`init:` = an init
+    /// container), and what a difference between them points to.
+    pub predicted_mesh_containers: Vec<String>,
+    pub actual_mesh_containers: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesh_containers_hint: Option<&'static str>,
     /// What the cluster's behaviour points to: the failed webhook's cause, or the fail-open
     /// webhook that let the pod through without a sidecar.
     pub findings: Vec<Finding>,
@@ -717,6 +780,12 @@ pub fn assess(
         rejection: None,
         pod_diff: None,
         pod_diff_skipped: None,
+        predicted_mesh_containers: predicted_pod
+            .as_ref()
+            .map(mesh_containers_in)
+            .unwrap_or_default(),
+        actual_mesh_containers: Vec::new(),
+        mesh_containers_hint: None,
         findings: Vec::new(),
         actual_pod: None,
     };
@@ -724,6 +793,11 @@ pub fn assess(
         Outcome::Admitted(actual) => {
             report.admitted = true;
             report.sidecar = sidecar_in(&actual);
+            report.actual_mesh_containers = mesh_containers_in(&actual);
+            report.mesh_containers_hint = linkerd_container_hint(
+                &report.predicted_mesh_containers,
+                &report.actual_mesh_containers,
+            );
             let inject = report.sidecar.is_some();
             report.actual_inject = Some(inject);
             report.agree = inject == decision.inject;
@@ -839,6 +913,23 @@ pub fn table(report: &ServerDryRun) -> String {
                     show(&diff.actual)
                 ));
             }
+        }
+    }
+    if report.admitted && report.predicted_mesh_containers != report.actual_mesh_containers {
+        let list = |l: &[String]| {
+            if l.is_empty() {
+                "none".to_owned()
+            } else {
+                l.join(", ")
+            }
+        };
+        out.push_str(&format!(
+            "  mesh containers: predicted {}; actual {}\n",
+            list(&report.predicted_mesh_containers),
+            list(&report.actual_mesh_containers)
+        ));
+        if let Some(hint) = report.mesh_containers_hint {
+            out.push_str(&format!("  hint:        {hint}\n"));
         }
     }
     if let Some(why) = &report.pod_diff_skipped {
@@ -1138,6 +1229,88 @@ webhooks:
         );
 
         assert!(attribute_rejection(&engine, "pods \"x\" is forbidden").is_none());
+    }
+
+    #[test]
+    fn linkerd_containers_are_listed_in_run_order() {
+        let pod = json!({"spec": {
+            "initContainers": [{"name": "linkerd-init"}, {"name": "linkerd-proxy"}, {"name": "setup"}],
+            "containers": [{"name": "app"}, {"name": "linkerd-debug"}],
+        }});
+        assert_eq!(
+            mesh_containers_in(&pod),
+            ["init:linkerd-init", "init:linkerd-proxy", "linkerd-debug"]
+        );
+        assert_eq!(sidecar_in(&pod), Some("linkerd-proxy"));
+    }
+
+    #[test]
+    fn linkerd_container_differences_name_the_setting() {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cni = linkerd_container_hint(
+            &v(&["init:linkerd-init", "init:linkerd-proxy"]),
+            &v(&["init:linkerd-network-validator", "init:linkerd-proxy"]),
+        );
+        assert!(cni.unwrap().contains("cniEnabled"));
+        let native = linkerd_container_hint(
+            &v(&["init:linkerd-init", "init:linkerd-proxy"]),
+            &v(&["init:linkerd-init", "linkerd-proxy"]),
+        );
+        assert!(native.unwrap().contains("nativeSidecar"));
+        let same = v(&["init:linkerd-init", "init:linkerd-proxy"]);
+        assert_eq!(linkerd_container_hint(&same, &same), None);
+    }
+
+    /// A Linkerd pod as meshdoctor predicts it and as an API server returns it (its defaults
+    /// added, quantities rewritten canonically): no difference.
+    #[test]
+    fn a_predicted_linkerd_pod_matches_the_servers_defaulted_copy() {
+        use crate::mesh::linkerd::render::{Origin, Values, Workload, apply_patch, pod_patch};
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"generateName": "web-", "namespace": "shop"},
+            "spec": {"containers": [{"name": "web", "image": "nginx"}]}});
+        let mut values = Values::chart_defaults();
+        values.linkerd_version = "edge-26.8.3".into();
+        values.identity_trust_anchors_pem =
+            "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n".into();
+        values.proxy.resources.cpu.limit = "1000m".into();
+        let w =
+            Workload::from_object(&pod, "linkerd", Some(("pod", "web")), Origin::Webhook).unwrap();
+        let patch = pod_patch(&values, &w, "linkerd", true).unwrap();
+        let mut predicted = apply_patch(&pod, &patch.ops).unwrap();
+        crate::mesh::linkerd::render::omitempty::drop_nulls(&mut predicted);
+        let mut actual = predicted.clone();
+        for list in ["initContainers", "containers"] {
+            for c in actual["spec"][list].as_array_mut().unwrap() {
+                // The server defaults only what is absent.
+                let c_obj = c.as_object_mut().unwrap();
+                c_obj
+                    .entry("terminationMessagePath")
+                    .or_insert(json!("/dev/termination-log"));
+                c_obj
+                    .entry("terminationMessagePolicy")
+                    .or_insert(json!("File"));
+                if c["name"] == "linkerd-proxy" {
+                    c["resources"]["limits"]["cpu"] = json!("1");
+                }
+            }
+        }
+        actual["metadata"]["name"] = json!("web-x7k2p");
+        actual["spec"]["dnsPolicy"] = json!("ClusterFirst");
+        let diff = compare_pods(&predicted, &actual);
+        assert!(diff.matches, "{:?}", diff.differences);
+        assert_eq!(
+            mesh_containers_in(&predicted),
+            ["init:linkerd-init", "init:linkerd-proxy"]
+        );
+        // The network validator in the cluster's pod is a difference, with its cause.
+        let mut cni = actual.clone();
+        cni["spec"]["initContainers"][0]["name"] = json!("linkerd-network-validator");
+        assert!(!compare_pods(&predicted, &cni).matches);
+        assert!(
+            linkerd_container_hint(&mesh_containers_in(&predicted), &mesh_containers_in(&cni))
+                .is_some()
+        );
     }
 
     #[test]

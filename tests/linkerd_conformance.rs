@@ -6,7 +6,10 @@
 //!   golden as data (Linkerd's own test compares the unmarshalled patches the same way).
 //! - `cli-inject/`: `linkerd inject` outputs. A case passes when every document of our output
 //!   equals the golden's as data (Linkerd's test compares parsed YAML too); byte-identical
-//!   output is counted separately. A failing case must fail with the golden's message. Where
+//!   output is counted separately. Every case `meshdoctor inject --mesh linkerd` can express
+//!   (see [`Suite::cli_args`]) runs through the real binary, with the case's values written to
+//!   a `--linkerd-values` file; the others (flag overrides written as annotations, a folder as
+//!   input) call the library. A failing case must fail with the golden's message. Where
 //!   the case has a `.report`, our per-document outcome (injected, skipped with Linkerd's
 //!   reason, annotated, the UDP warning) must be the report's.
 //!
@@ -22,6 +25,7 @@ use meshdoctor::mesh::linkerd::render::{
 };
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const DATA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -196,6 +200,9 @@ impl Suite {
             uninject_first: flag(suite, "uninject"),
             annotate_namespaces: flag(suite, "annotateNamespaces"),
         };
+        if let Some(args) = self.cli_args(suite, case, pem)? {
+            return self.cli_case_through_binary(case, &args);
+        }
         let inputs: Vec<String> = match case.get("inputs").and_then(Json::as_array) {
             Some(list) => list
                 .iter()
@@ -236,10 +243,162 @@ impl Suite {
         let want = self.cli_file(golden)?;
         compare_yaml_stream(&text, &want)?;
         if let Some(report) = case.get("report").and_then(Json::as_str) {
-            compare_report(&reports, &self.cli_file(report)?)?;
+            let lines = reports.iter().map(DocReport::outcome_line).collect();
+            compare_report(
+                lines,
+                reports.iter().any(|r| r.udp),
+                &self.cli_file(report)?,
+            )?;
         }
         Ok(text == want)
     }
+
+    /// The `meshdoctor inject` arguments that run `case` as Linkerd's test does, or `None`
+    /// when our CLI cannot express it: `linkerd inject`'s proxy flags (values that differ from
+    /// the install's, written as override annotations; our CLI takes the install values
+    /// themselves) and a folder of inputs. The case's values are written to a values file
+    /// (JSON, which is YAML) under the target's temporary directory.
+    fn cli_args(
+        &self,
+        suite: &Json,
+        case: &Json,
+        pem: &str,
+    ) -> Result<Option<Vec<String>>, String> {
+        let flag = |v: &Json, k: &str| v.get(k).and_then(Json::as_bool) == Some(true);
+        let has_set = case
+            .get("set")
+            .and_then(Json::as_object)
+            .is_some_and(|m| !m.is_empty());
+        if (flag(suite, "overrideAnnotations") && has_set) || case.get("input").is_none() {
+            return Ok(None);
+        }
+        let mut doc = yaml(&read(&self.dir.join(s(&self.manifest, "values")))?)?;
+        set_dotted(
+            &mut doc,
+            "debugContainer.image.version",
+            Json::String(s(&self.manifest, "debugVersion").to_owned()),
+        );
+        set_dotted(
+            &mut doc,
+            "identityTrustAnchorsPEM",
+            Json::String(pem.to_owned()),
+        );
+        for set in [suite.get("base"), case.get("set")] {
+            for (k, v) in set.and_then(Json::as_object).into_iter().flatten() {
+                set_dotted(&mut doc, k, v.clone());
+            }
+        }
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linkerd-conformance-values");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let file = dir.join(format!(
+            "{}.json",
+            CASE_FILES.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&file, doc.to_string()).map_err(|e| e.to_string())?;
+        // `linkerd/cli <version>` is what the goldens' created-by names.
+        let version = s(&self.manifest, "cliCreatedBy")
+            .strip_prefix("linkerd/cli ")
+            .ok_or("cliCreatedBy is not `linkerd/cli <version>`")?;
+        let mut args: Vec<String> = [
+            "inject",
+            "--mesh",
+            "linkerd",
+            "-f",
+            &self
+                .dir
+                .join("cli-inject")
+                .join(s(case, "input"))
+                .display()
+                .to_string(),
+            "--linkerd-values",
+            &file.display().to_string(),
+            "--linkerd-version",
+            version,
+            "--linkerd-namespace",
+            self.control_ns(),
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        if !flag(case, "manual") {
+            args.push("--annotate-only".into());
+        }
+        if flag(case, "debug") {
+            args.push("--enable-debug-sidecar".into());
+        }
+        Ok(Some(args))
+    }
+
+    /// Runs the real `meshdoctor` binary: stdout against the golden, the per-document report
+    /// on stderr against the `.report`, or exit code 2 with the golden's message.
+    fn cli_case_through_binary(&self, case: &Json, args: &[String]) -> Result<bool, String> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshdoctor"))
+            .args(args)
+            .output()
+            .map_err(|e| format!("running meshdoctor: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        THROUGH_BINARY.fetch_add(1, Ordering::Relaxed);
+        if let Some(want) = case.get("stderr").and_then(Json::as_str) {
+            let want = self.cli_file(want)?;
+            let want = want
+                .strip_prefix("Error transforming resources:\n")
+                .unwrap_or(&want)
+                .trim_end();
+            if out.status.code() != Some(2) {
+                return Err(format!("exit {:?}, want 2 ({want})", out.status.code()));
+            }
+            // Linkerd's YAML errors are its parser's words; any parse error matches.
+            let matches = if want.starts_with("error converting YAML") {
+                stderr.contains("invalid YAML")
+            } else {
+                stderr.contains(want)
+            };
+            return if matches {
+                Ok(true)
+            } else {
+                Err(format!("stderr {stderr:?}, want {want:?}"))
+            };
+        }
+        if !out.status.success() {
+            return Err(format!(
+                "exit {:?}: {}",
+                out.status.code(),
+                stderr.trim_end()
+            ));
+        }
+        let want = self.cli_file(s(case, "golden"))?;
+        compare_yaml_stream(&stdout, &want)?;
+        if let Some(report) = case.get("report").and_then(Json::as_str) {
+            let lines = stderr
+                .lines()
+                .filter(|l| !l.starts_with("warning: ") && !l.starts_with("note: "))
+                .map(|l| match l.split_once(" skipped (") {
+                    Some((head, _)) => format!("{head} skipped"),
+                    None => l.to_owned(),
+                })
+                .collect();
+            let udp = stderr.contains("uses \"protocol: UDP\"");
+            compare_report(lines, udp, &self.cli_file(report)?)?;
+        }
+        Ok(stdout == want)
+    }
+}
+
+static CASE_FILES: AtomicUsize = AtomicUsize::new(0);
+/// How many `linkerd inject` cases ran through the binary (printed with the counts).
+static THROUGH_BINARY: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets a dotted key (`proxy.image.version`) in a values document, creating maps as needed.
+fn set_dotted(doc: &mut Json, key: &str, value: Json) {
+    let mut cur = doc;
+    let parts: Vec<&str> = key.split('.').collect();
+    for part in &parts[..parts.len() - 1] {
+        if !cur.get(*part).is_some_and(Json::is_object) {
+            cur[*part] = Json::Object(Default::default());
+        }
+        cur = &mut cur[*part];
+    }
+    cur[parts[parts.len() - 1]] = value;
 }
 
 /// Equal as data; otherwise the first differing operation.
@@ -324,7 +483,7 @@ fn first_difference(got: &Json, want: &Json, path: &str) -> String {
 
 /// The outcome lines of a `.report` (`deployment "web" injected`, `... skipped`, `...
 /// annotated`) and its UDP warning, against ours.
-fn compare_report(reports: &[DocReport], text: &str) -> Result<(), String> {
+fn compare_report(got: Vec<String>, got_udp: bool, text: &str) -> Result<(), String> {
     let mut want: Vec<String> = Vec::new();
     for line in text.lines() {
         let l = line.trim();
@@ -337,28 +496,10 @@ fn compare_report(reports: &[DocReport], text: &str) -> Result<(), String> {
             }
         }
     }
-    let got: Vec<String> = reports
-        .iter()
-        .map(|r| {
-            let verb = if r.injectable {
-                "injected"
-            } else if r.annotated {
-                "annotated"
-            } else {
-                "skipped"
-            };
-            if r.kind.is_empty() {
-                "document missing \"kind\" field, skipped".to_owned()
-            } else {
-                format!("{} \"{}\" {verb}", r.kind, r.name)
-            }
-        })
-        .collect();
     if got != want {
         return Err(format!("report: got {got:?}, want {want:?}"));
     }
     let want_udp = text.contains("uses \"protocol: UDP\"");
-    let got_udp = reports.iter().any(|r| r.udp);
     if want_udp != got_udp {
         return Err(format!("report: UDP warning {got_udp}, want {want_udp}"));
     }
@@ -426,7 +567,8 @@ fn linkerd_conformance() {
         .filter(|(_, r)| r.is_ok())
         .count();
     println!(
-        "linkerd: linkerd inject goldens {cli_pass}/{cli_total} pass ({identical} byte-identical)"
+        "linkerd: linkerd inject goldens {cli_pass}/{cli_total} pass ({identical} byte-identical; {} run through the meshdoctor binary)",
+        THROUGH_BINARY.load(Ordering::Relaxed)
     );
 
     let total = results.len();

@@ -219,3 +219,215 @@ fn linkerd_show_patch_is_the_webhook_patch() {
     // No `null` left from Linkerd's `"resources": null`.
     assert!(pod["spec"]["initContainers"][0].get("resources").is_none());
 }
+
+fn linkerd_deployment() -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linkerd-web.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: emojivoto\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n",
+    )
+    .unwrap();
+    path
+}
+
+fn meshdoctor(args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("meshdoctor")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `inject --from` a state with only Linkerd picks Linkerd: the template gets the proxy as the
+/// fixture's linkerd-config configures it (native sidecar), and stderr has Linkerd's report.
+#[test]
+fn linkerd_inject_from_a_linkerd_only_state() {
+    let input = linkerd_deployment();
+    let out = meshdoctor(&[
+        "inject",
+        "-f",
+        input.to_str().unwrap(),
+        "--from",
+        "fixtures/linkerd-basic/state.yaml",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("deployment \"web\" injected"), "{stderr}");
+    let doc: Value = serde_saphyr::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .trim_end()
+            .trim_end_matches("---"),
+    )
+    .unwrap();
+    let tpl = &doc["spec"]["template"];
+    let inits: Vec<&str> = tpl["spec"]["initContainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(inits, ["linkerd-init", "linkerd-proxy"]);
+    assert_eq!(
+        tpl["metadata"]["annotations"]["linkerd.io/created-by"],
+        "linkerd/cli edge-26.8.3"
+    );
+
+    // --annotate-only: only the annotation the webhook acts on.
+    let out = meshdoctor(&[
+        "inject",
+        "-f",
+        input.to_str().unwrap(),
+        "--from",
+        "fixtures/linkerd-basic/state.yaml",
+        "--annotate-only",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("linkerd.io/inject: enabled"), "{text}");
+    assert!(!text.contains("linkerd-proxy"), "{text}");
+}
+
+/// Without --mesh, a state with both meshes' injectors is ambiguous: exit 2 and say how to pick.
+#[test]
+fn inject_asks_for_the_mesh_when_the_state_has_both() {
+    let input = linkerd_deployment();
+    let out = meshdoctor(&[
+        "inject",
+        "-f",
+        input.to_str().unwrap(),
+        "--from",
+        "fixtures/check-overlap/state.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("both Istio's and Linkerd's injectors")
+            && stderr.contains("--mesh istio|linkerd"),
+        "{stderr}"
+    );
+    // Naming the mesh resolves it: Linkerd then renders from what the state has (its webhook,
+    // no linkerd-config: the chart defaults, which carry no trust anchors).
+    let out = meshdoctor(&[
+        "inject",
+        "-f",
+        input.to_str().unwrap(),
+        "--from",
+        "fixtures/check-overlap/state.yaml",
+        "--mesh",
+        "linkerd",
+        "--linkerd-version",
+        "edge-26.8.3",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("identityTrustAnchorsPEM is empty"),
+        "{stderr}"
+    );
+}
+
+/// Bad Linkerd inputs: one line naming what is wrong, exit 2.
+#[test]
+fn linkerd_inject_input_errors() {
+    let input = linkerd_deployment();
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let no_version = dir.join("linkerd-values-no-version.yaml");
+    std::fs::write(&no_version, "linkerdVersion: linkerdVersionValue\n").unwrap();
+    let bad_type = dir.join("linkerd-values-bad.yaml");
+    std::fs::write(&bad_type, "proxy:\n  ports:\n    admin: lots\n").unwrap();
+    let f = input.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec![
+                "--mesh",
+                "linkerd",
+                "--linkerd-values",
+                no_version.to_str().unwrap(),
+            ],
+            "no Linkerd version",
+        ),
+        (
+            vec![
+                "--linkerd-values",
+                bad_type.to_str().unwrap(),
+                "--linkerd-version",
+                "edge-26.8.3",
+            ],
+            "proxy.ports.admin",
+        ),
+        (vec!["--mesh", "linkerd"], "pass --from"),
+        (
+            vec!["--mesh", "linkerd", "--valuesFile", "x.json"],
+            "--valuesFile do not apply to --mesh linkerd",
+        ),
+        (
+            vec![
+                "--linkerd-version",
+                "edge-26.8.3",
+                "--injectConfigFile",
+                "x",
+            ],
+            "are Istio flags",
+        ),
+    ] {
+        let mut all = vec!["inject", "-f", f];
+        all.extend(args.iter().copied());
+        let out = meshdoctor(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
+
+/// The version rules: edge-23.10.1 had no native sidecars (the proxy is a regular container
+/// whatever the values say); an unreadable version renders as edge-26.8.3 with a note.
+#[test]
+fn linkerd_inject_follows_the_versions_rules() {
+    let input = linkerd_deployment();
+    let f = input.to_str().unwrap();
+    let state = "fixtures/linkerd-basic/state.yaml";
+    let out = meshdoctor(&[
+        "inject",
+        "-f",
+        f,
+        "--from",
+        state,
+        "--linkerd-version",
+        "edge-23.10.1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_saphyr::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .trim_end()
+            .trim_end_matches("---"),
+    )
+    .unwrap();
+    let spec = &doc["spec"]["template"]["spec"];
+    assert_eq!(spec["containers"][0]["name"], "linkerd-proxy");
+    assert_eq!(spec["initContainers"].as_array().unwrap().len(), 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .all(|l| !l.starts_with("note:"))
+    );
+
+    let out = meshdoctor(&[
+        "inject",
+        "-f",
+        f,
+        "--from",
+        state,
+        "--linkerd-version",
+        "dev-undefined",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("note: Linkerd version \"dev-undefined\" is not a release"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rendered as edge-26.8.3"), "{stderr}");
+}

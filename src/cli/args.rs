@@ -26,7 +26,8 @@ pub enum Command {
     Check(CheckArgs),
     /// List the checks, or print one check's documentation.
     Checks(ChecksArgs),
-    /// Print manifests as Istio's injector would mutate them (istioctl kube-inject inputs).
+    /// Print manifests as the mesh's injector would mutate them (Istio: istioctl kube-inject
+    /// inputs; Linkerd: as linkerd inject --manual writes them).
     Inject(InjectArgs),
     /// Capture the injection-relevant cluster state to one file that --from reads back
     /// (Secrets reduced to their public certificates).
@@ -210,8 +211,12 @@ pub struct ExplainArgs {
     pub server_dry_run: bool,
 }
 
-/// `meshdoctor inject`: takes the inputs `istioctl kube-inject` takes.
+/// `meshdoctor inject`: takes the inputs `istioctl kube-inject` takes (Istio) or those of
+/// `linkerd inject --manual` (Linkerd: the install values and the version).
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  meshdoctor inject -f deploy.yaml --from snapshot.yaml             # the mesh the state has\n  meshdoctor inject -f deploy.yaml --mesh linkerd --linkerd-values values.yaml --linkerd-version edge-26.8.3\n  meshdoctor inject -f deploy.yaml --injectConfigFile inject-config.yaml --valuesFile values.json\n\nWithout --mesh, the mesh is the one the flags name (--linkerd-* or the Istio files), else the\none --from's state has an injector for; a state with both (or neither) is an error (exit 2)."
+)]
 pub struct InjectArgs {
     /// The manifest to inject (Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs,
     /// CronJobs, multi-document files and Lists).
@@ -244,9 +249,38 @@ pub struct InjectArgs {
     /// The Istio revision to inject for.
     #[arg(long, default_value = "default")]
     pub revision: String,
-    /// Without --injectConfigFile: read the injector and mesh ConfigMaps from this cluster state.
+    /// Without --injectConfigFile: read the injector and mesh ConfigMaps from this cluster state
+    /// (Linkerd: the linkerd-config values, trust roots and injector version).
     #[arg(long = "from", value_name = "PATH")]
     pub from: Vec<PathBuf>,
+    /// The mesh whose injection to render (default: the one the flags or the state name).
+    #[arg(long, value_enum)]
+    pub mesh: Option<InjectMesh>,
+    /// Linkerd: the install values to render with (a values YAML like the chart's, as the
+    /// linkerd-config ConfigMap's `values` key holds it), instead of --from.
+    #[arg(long, value_name = "FILE", conflicts_with = "from")]
+    pub linkerd_values: Option<PathBuf>,
+    /// Linkerd: the version to render as (`edge-26.8.3`, `stable-2.14.10`, ...); it wins over
+    /// the values' `linkerdVersion` and the version read from --from.
+    #[arg(long, value_name = "VERSION")]
+    pub linkerd_version: Option<String>,
+    /// Linkerd: the control plane's namespace (default: the injector webhook's, else `linkerd`).
+    #[arg(long, value_name = "NAMESPACE")]
+    pub linkerd_namespace: Option<String>,
+    /// Linkerd: only add `linkerd.io/inject: enabled` for the webhook, as `linkerd inject`
+    /// without --manual does, instead of the proxy.
+    #[arg(long)]
+    pub annotate_only: bool,
+    /// Linkerd: add the debug sidecar (`config.linkerd.io/enable-debug-sidecar`).
+    #[arg(long)]
+    pub enable_debug_sidecar: bool,
+}
+
+/// The meshes `meshdoctor inject` renders for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InjectMesh {
+    Istio,
+    Linkerd,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

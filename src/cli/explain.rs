@@ -199,7 +199,13 @@ fn mutate(
 ) -> Result<(Value, Value), Failure> {
     let pod = subject_pod(subject);
     if decision.inject && decision.mesh == Some(Mesh::Linkerd) {
-        return super::linkerd_render::predict(engine, subject, &pod, decision);
+        return super::linkerd_render::predict(
+            engine,
+            subject,
+            &pod,
+            decision,
+            super::linkerd_render::PodOwner::Controller,
+        );
     }
     let mutated = render_prediction(engine, subject, &pod, decision)?;
     let patch = json_patch(&pod, &mutated);
@@ -218,7 +224,9 @@ pub(crate) fn render_prediction(
         return Ok(pod.clone());
     }
     if decision.mesh == Some(Mesh::Linkerd) {
-        return super::linkerd_render::predict(engine, subject, pod, decision).map(|(m, _)| m);
+        let owner = super::linkerd_render::PodOwner::AsSent;
+        return super::linkerd_render::predict(engine, subject, pod, decision, owner)
+            .map(|(m, _)| m);
     }
     let namespace = subject.namespace.as_str();
     let revision = decision.revision.as_deref().unwrap_or("default");

@@ -10,6 +10,7 @@ pub mod completion;
 pub mod config;
 pub mod explain;
 pub mod inject;
+mod linkerd_inject;
 mod linkerd_render;
 pub mod man;
 pub mod preflight;

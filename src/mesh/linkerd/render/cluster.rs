@@ -20,13 +20,18 @@ pub struct LinkerdInstall {
     pub injector_version: String,
     /// Where the values were read, for messages.
     pub source: String,
+    /// The values document as stored (`Null` for the chart defaults), so that a version set
+    /// later can lay its defaults under it ([`super::version::apply_defaults`]).
+    pub values_doc: Json,
+    /// The version rules the values were read with.
+    pub rules: super::version::Rules,
 }
 
 impl LinkerdInstall {
     /// Reads the install of the control plane in `control_ns`. The chart defaults stand in for
     /// a missing `linkerd-config` (the source then says so).
     pub fn from_state(state: &ClusterState, control_ns: &str) -> Result<LinkerdInstall, String> {
-        let (mut values, source) = match state
+        let (mut values, source, values_doc) = match state
             .configmaps
             .get(Some(control_ns), super::super::CONFIG_MAP_NAME)
         {
@@ -42,7 +47,7 @@ impl LinkerdInstall {
                     .map_err(|e| format!("{where_}: data.values: invalid YAML: {e}"))?;
                 let v = Values::from_document(&doc)
                     .map_err(|e| format!("{where_}: data.values: {e}"))?;
-                (v, format!("{where_} ({})", cm.origin))
+                (v, format!("{where_} ({})", cm.origin), doc)
             }
             None => (
                 Values::chart_defaults(),
@@ -50,6 +55,7 @@ impl LinkerdInstall {
                     "chart defaults (no configmap {control_ns}/{})",
                     super::super::CONFIG_MAP_NAME
                 ),
+                Json::Null,
             ),
         };
         // The injector reads the trust anchors from this ConfigMap, not from the values.
@@ -68,13 +74,55 @@ impl LinkerdInstall {
             values.linkerd_version = tag.clone();
         }
         let injector_version = image_tag.unwrap_or_else(|| values.linkerd_version.clone());
+        let rules = super::version::apply_defaults(&mut values, &values_doc);
         Ok(LinkerdInstall {
             values,
             control_namespace: control_ns.to_owned(),
             injector_version,
             source,
+            values_doc,
+            rules,
         })
     }
+}
+
+/// The namespace of the Linkerd control plane a state holds: the proxy injector webhook's
+/// service namespace, else the namespace of a `linkerd-config` ConfigMap. `None`: no Linkerd.
+pub fn control_namespace_in(state: &ClusterState) -> Option<String> {
+    let from_webhook = state.mutating_webhooks.iter().find_map(|cfg| {
+        let config_name = cfg.obj.metadata.name.as_deref().unwrap_or("");
+        cfg.obj
+            .webhooks
+            .iter()
+            .flatten()
+            .filter(|w| super::super::is_linkerd_injector_webhook(config_name, &w.name))
+            .find_map(|w| {
+                w.client_config
+                    .service
+                    .as_ref()
+                    .map(|s| s.namespace.clone())
+            })
+    });
+    from_webhook.or_else(|| {
+        state
+            .configmaps
+            .iter()
+            .find(|cm| cm.obj.metadata.name.as_deref() == Some(super::super::CONFIG_MAP_NAME))
+            .and_then(|cm| cm.obj.metadata.namespace.clone())
+    })
+}
+
+/// Whether the state has a Linkerd injector: its webhook, or a `linkerd-config` ConfigMap.
+pub fn has_linkerd(state: &ClusterState) -> bool {
+    control_namespace_in(state).is_some()
+        || state.mutating_webhooks.iter().any(|cfg| {
+            let config_name = cfg.obj.metadata.name.as_deref().unwrap_or("");
+            cfg.obj
+                .webhooks
+                .iter()
+                .flatten()
+                .any(|w| super::super::is_linkerd_injector_webhook(config_name, &w.name))
+        })
 }
 
 /// The tag of the proxy injector's `proxy-injector` container image.
@@ -126,6 +174,24 @@ pub fn owner_of(state: &ClusterState, subject: &PodSubject<'_>) -> (String, Stri
     };
     let (k, n) = grand.or(template_owner).unwrap_or((kind, name));
     (k.to_ascii_lowercase(), n)
+}
+
+/// The (kind, name) the webhook's owner lookup returns for `pod` as it is sent: a pod without
+/// owner references is its own (no owner label), whatever workload its template came from.
+pub fn owner_of_sent_pod(
+    state: &ClusterState,
+    subject: &PodSubject<'_>,
+    pod: &Json,
+) -> (String, String) {
+    let owned = pod
+        .pointer("/metadata/ownerReferences")
+        .and_then(Json::as_array)
+        .is_some_and(|refs| !refs.is_empty());
+    if owned {
+        owner_of(state, subject)
+    } else {
+        ("pod".into(), subject.target.name.clone())
+    }
 }
 
 fn single_owner(

@@ -47,6 +47,24 @@ pub struct DocReport {
     pub warnings: Vec<String>,
 }
 
+impl DocReport {
+    /// The outcome as Linkerd's report words it: `deployment "web" injected` (also when only
+    /// annotated for the webhook), `service "web" annotated`, `... skipped`.
+    pub fn outcome_line(&self) -> String {
+        if self.kind.is_empty() {
+            return "document missing \"kind\" field, skipped".to_owned();
+        }
+        let verb = if self.injectable {
+            "injected"
+        } else if self.annotated {
+            "annotated"
+        } else {
+            "skipped"
+        };
+        format!("{} \"{}\" {verb}", self.kind, self.name)
+    }
+}
+
 /// The injected manifest and a report per document.
 #[derive(Debug, Clone)]
 pub struct CliOutput {

@@ -16,6 +16,7 @@ pub mod overrides;
 pub mod patch;
 pub mod uninject;
 pub mod values;
+pub mod version;
 pub mod workload;
 
 use serde_json::Value as Json;

@@ -22,9 +22,6 @@ pub const ENABLE_DEBUG: &str = "config.linkerd.io/enable-debug-sidecar";
 pub const CLOSE_WAIT_TIMEOUT: &str = "config.linkerd.io/close-wait-timeout";
 pub const ADDITIONAL_ENV: &str = "config.linkerd.io/proxy-additional-env";
 pub const WAIT_BEFORE_EXIT: &str = "config.alpha.linkerd.io/proxy-wait-before-exit-seconds";
-const NATIVE_SIDECAR: &str = "config.linkerd.io/proxy-enable-native-sidecar";
-const NATIVE_SIDECAR_BETA: &str = "config.beta.linkerd.io/proxy-enable-native-sidecar";
-const NATIVE_SIDECAR_ALPHA: &str = "config.alpha.linkerd.io/proxy-enable-native-sidecar";
 
 /// The proxy configuration keys a pod inherits from its namespace (Linkerd's list of proxy
 /// annotations, its alpha ones, and `linkerd.io/inject`). Other `config.linkerd.io/*` keys on a
@@ -75,6 +72,10 @@ pub const INHERITABLE: &[&str] = &[
     INJECT,
 ];
 
+use super::version::{
+    NATIVE_SIDECAR_KEY as NATIVE_SIDECAR, NATIVE_SIDECAR_KEY_ALPHA as NATIVE_SIDECAR_ALPHA,
+};
+
 pub type Annotations = BTreeMap<String, String>;
 
 /// Copies into `added` each inheritable key the namespace sets and the pod (template) lacks.
@@ -101,6 +102,7 @@ pub fn apply(
 ) -> Vec<String> {
     let mut warn = Vec::new();
     let get = |k: &str| -> Option<&str> { ann.get(k).map(String::as_str) };
+    let rules = super::version::rules_for(&values.linkerd_version);
     let p = &mut values.proxy;
 
     if get(INJECT) == Some("ingress") {
@@ -207,13 +209,15 @@ pub fn apply(
             )),
         }
     }
-    // The GA key wins over beta, beta over alpha; an unparsable value of the winning key is
-    // ignored without falling back to the others.
-    let native = get(NATIVE_SIDECAR)
-        .or_else(|| get(NATIVE_SIDECAR_BETA))
-        .or_else(|| get(NATIVE_SIDECAR_ALPHA));
+    // The keys the version reads (edge-26.8.3: GA over beta over alpha); an unparsable value
+    // of the winning key is ignored without falling back to the others. A version without
+    // native sidecars runs the proxy as a regular container whatever the values say.
+    let native = rules.native_sidecar_keys.iter().find_map(|k| get(k));
     if let Some(b) = native.and_then(go_bool) {
         p.native_sidecar = b;
+    }
+    if !rules.native_sidecar {
+        p.native_sidecar = false;
     }
 
     apply_resources(values, ann, &mut warn);
@@ -569,6 +573,29 @@ mod tests {
         apply(
             &mut v,
             &ann(&[(NATIVE_SIDECAR, "false"), (NATIVE_SIDECAR_ALPHA, "true")]),
+            &BTreeMap::new(),
+        );
+        assert!(!v.proxy.native_sidecar);
+    }
+
+    /// Before edge-26.5.2 the GA key does not exist: the beta key (edge-25.10.2 on) decides;
+    /// before edge-23.11.4 no key does and the proxy is a regular container.
+    #[test]
+    fn native_sidecar_keys_are_the_versions() {
+        let beta = super::super::version::NATIVE_SIDECAR_KEY_BETA;
+        let both = ann(&[(NATIVE_SIDECAR, "true"), (beta, "false")]);
+        for (version, want) in [("edge-26.5.2", true), ("edge-25.10.2", false)] {
+            let mut v = Values::chart_defaults();
+            v.linkerd_version = version.into();
+            apply(&mut v, &both, &BTreeMap::new());
+            assert_eq!(v.proxy.native_sidecar, want, "{version}");
+        }
+        let mut v = Values::chart_defaults();
+        v.linkerd_version = "edge-23.10.1".into();
+        v.proxy.native_sidecar = true;
+        apply(
+            &mut v,
+            &ann(&[(NATIVE_SIDECAR_ALPHA, "true")]),
             &BTreeMap::new(),
         );
         assert!(!v.proxy.native_sidecar);

@@ -185,8 +185,10 @@ pub fn pod_patch(
             "linkerd.io/proxy-version".into(),
             values.proxy_version().to_owned(),
         );
-        let digest = Sha256::digest(values.identity_trust_anchors_pem.as_bytes());
-        annotations.insert("linkerd.io/trust-root-sha256".into(), hex::encode(digest));
+        if super::version::rules_for(&values.linkerd_version).trust_root_annotation {
+            let digest = Sha256::digest(values.identity_trust_anchors_pem.as_bytes());
+            annotations.insert("linkerd.io/trust-root-sha256".into(), hex::encode(digest));
+        }
         labels = w.labels.clone();
         copy_from_pod(&mut values, w, &mut warnings);
         debug = wants_debug(w, &mut warnings);
