@@ -110,6 +110,10 @@ pub struct GlobalArgs {
     /// kubernetes.io/metadata.name.
     #[arg(long, global = true)]
     pub no_metadata_name_label: bool,
+    /// Never show the progress line on stderr. It appears only on a terminal, after a read
+    /// has taken a second, and never while JSON or YAML goes into a pipe.
+    #[arg(long, global = true, env = crate::progress::DISABLE_ENV)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

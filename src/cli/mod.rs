@@ -80,7 +80,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Check(a) => check::run(&cli.global, a),
         Command::Checks(a) => checks::run(a),
         Command::Inject(a) => inject::run(&cli.global, a),
-        Command::Snapshot(a) => snapshot::run(a),
+        Command::Snapshot(a) => snapshot::run(&cli.global, a),
         Command::Serve(a) => crate::serve::run(&cli.global, a),
         Command::Preflight(a) => preflight::run(&cli.global, a),
         Command::Completion(a) => completion::run(a),

@@ -44,6 +44,7 @@ use crate::mesh::istio::install::{
 };
 use crate::mesh::linkerd::is_linkerd_injector_webhook;
 use crate::origin::Origin;
+use crate::progress::Progress;
 use crate::state::{ClusterState, Kind, KindAvailability, plural};
 
 /// The annotation `kubectl apply` leaves on objects: on a Secret it holds the private key.
@@ -59,7 +60,7 @@ pub struct LiveOptions {
     pub context: Option<String>,
     /// `--request-timeout`: the longest one request (connect, send, whole body) may take.
     pub request_timeout: Option<Duration>,
-    /// Show a progress spinner on stderr (the CLI sets this when stderr is a terminal).
+    /// Show a progress line on stderr (the CLI decides with [`crate::progress::Context`]).
     pub progress: bool,
     /// Items per LIST page (kubectl uses 500).
     pub page_size: u32,
@@ -262,7 +263,7 @@ impl Cluster {
 
     /// Reads what `plan` needs into a new state.
     pub async fn read(&self, plan: &Plan) -> Result<ClusterState, LiveError> {
-        let progress = Progress::new(self.opts.progress);
+        let progress = Progress::new(self.opts.progress, "reading the cluster");
         let mut reader = Reader {
             cluster: self,
             tasks: tokio::task::JoinSet::new(),
@@ -788,45 +789,6 @@ pub(crate) fn mesh_namespaces_of(configs: &[MutatingWebhookConfiguration]) -> Ve
         }
     }
     out
-}
-
-/// A spinner on stderr, or nothing. Clones share one bar.
-#[derive(Clone)]
-struct Progress(Option<indicatif::ProgressBar>);
-
-impl Progress {
-    fn new(show: bool) -> Progress {
-        if !show {
-            return Progress(None);
-        }
-        let bar =
-            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} reading the cluster: {pos} objects {msg}",
-        ) {
-            bar.set_style(style);
-        }
-        bar.enable_steady_tick(Duration::from_millis(120));
-        Progress(Some(bar))
-    }
-
-    fn add(&self, n: usize) {
-        if let Some(b) = &self.0 {
-            b.inc(u64::try_from(n).unwrap_or(u64::MAX));
-        }
-    }
-
-    fn note(&self, msg: String) {
-        if let Some(b) = &self.0 {
-            b.set_message(msg);
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.0 {
-            b.finish_and_clear();
-        }
-    }
 }
 
 /// What a task was asked and what it got.
