@@ -1385,3 +1385,72 @@ fn the_progress_line_is_for_a_terminal_after_a_second_only() {
     .unwrap();
     assert!(!quick.contains("reading the cluster"), "{quick}");
 }
+
+#[test]
+fn a_list_that_times_out_is_an_unavailable_kind_not_the_end() {
+    let dir = root().join("fixtures/check-events");
+    let live = Live::fixture(&dir);
+    live.server.set_faults(Faults {
+        hang: vec!["events".into()],
+        ..Faults::default()
+    });
+    let out = live
+        .meshdoctor()
+        .args([
+            "check",
+            "-A",
+            "-o",
+            "json",
+            "--fail-on",
+            "never",
+            "--request-timeout",
+            "500ms",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    let unavailable = v["unavailable"].as_array().unwrap();
+    assert_eq!(unavailable.len(), 1, "{v}");
+    let u = &unavailable[0];
+    assert_eq!(u["kind"], "Event");
+    assert_eq!(u["request"], "list events in all namespaces");
+    assert!(u["status"].is_null(), "{u}");
+    assert_eq!(u["reason"], "no answer within 500ms (--request-timeout)");
+    // The checks that need events say why they did not run; the others ran.
+    let skipped = v["skipped"].as_array().unwrap();
+    let why = skipped
+        .iter()
+        .find(|s| s["check"] == "injection-failed-events")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert!(
+        why["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 500ms"),
+        "{why}"
+    );
+    for ran in ["webhook-service-missing", "namespace-not-selected"] {
+        assert!(skipped.iter().all(|s| s["check"] != ran), "{ran}: {v}");
+    }
+    // The table names it too.
+    let out = live
+        .meshdoctor()
+        .args([
+            "check",
+            "-A",
+            "--fail-on",
+            "never",
+            "--request-timeout",
+            "500ms",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("UNAVAILABLE"), "{text}");
+    assert!(text.contains("list events in all namespaces"), "{text}");
+}
