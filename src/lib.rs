@@ -20,6 +20,7 @@ pub mod origin;
 pub mod parallel;
 pub mod pki;
 pub mod preflight;
+pub mod progress;
 pub mod render;
 pub mod report;
 pub mod selector;

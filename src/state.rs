@@ -381,6 +381,9 @@ pub struct ClusterState {
     pub unread: Vec<crate::check::unavailable::UnreadInput>,
     /// Where the state came from, for messages (`fixtures/demo/`, `live (context kind-dev)`).
     pub sources: Vec<String>,
+    /// The API server's `gitVersion` (`v1.32.0`): live from `GET /version`, offline from a
+    /// snapshot that recorded it; `None` when unknown.
+    pub server_version: Option<String>,
 }
 
 /// Whether a kind could be read, and if not, why.

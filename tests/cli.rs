@@ -292,3 +292,167 @@ fn rand_suffix() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+#[test]
+fn version_from_a_captured_state_as_a_table() {
+    let out = meshdoctor()
+        .args([
+            "version",
+            "--from",
+            "fixtures/istio-revisions-and-tags/state.yaml",
+        ])
+        .env("NO_COLOR", "1")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!("meshdoctor  {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(text.contains("decision rules up to 1.32"), "{text}");
+    assert!(
+        text.contains("render checked against 1.24.6, 1.32-dev"),
+        "{text}"
+    );
+    assert!(text.contains("modelled on edge-26.8.3"), "{text}");
+    assert!(
+        text.contains("Cluster     fixtures/istio-revisions-and-tags/state.yaml"),
+        "{text}"
+    );
+    assert!(
+        text.contains("API server  unknown: the files do not record it"),
+        "{text}"
+    );
+    assert!(
+        text.contains("revision canary (tags prod): 1.25 (image docker.io/istio/pilot:1.25.2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("revision default: 1.24 (image docker.io/istio/pilot:1.24.6"),
+        "{text}"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn version_json_follows_docs_version_md() {
+    let out = meshdoctor()
+        .args([
+            "version",
+            "--from",
+            "fixtures/linkerd-basic/state.yaml",
+            "--from",
+            DEMO,
+            "-o",
+            "json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["meshdoctor"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(v["meshdoctor"]["commit"].is_null() || v["meshdoctor"]["commit"].is_string());
+    assert_eq!(v["istio"]["newest_known"], "1.32");
+    assert_eq!(v["istio"]["assumed_when_unknown"], "1.27");
+    assert_eq!(
+        v["istio"]["render_conformance"],
+        serde_json::json!(["1.24.6", "1.32-dev"])
+    );
+    let eras = v["istio"]["rule_eras"].as_array().unwrap();
+    assert_eq!(eras.last().unwrap()["until"], "1.32");
+    assert_eq!(v["linkerd"]["modelled_on"], "edge-26.8.3");
+    let c = &v["cluster"];
+    assert!(c["unavailable"].is_null());
+    assert!(c["api_server"]["version"].is_null());
+    assert_eq!(c["istio"][0]["revision"], "default");
+    assert_eq!(c["istio"][0]["version"], "1.24");
+    assert_eq!(c["istio"][0]["rules"], "label-wins-lenient");
+    assert_eq!(c["linkerd"][0]["namespace"], "linkerd");
+    assert_eq!(c["linkerd"][0]["version"], "edge-26.8.3");
+    assert!(
+        c["linkerd"][0]["from"]
+            .as_str()
+            .unwrap()
+            .contains("deployment linkerd/linkerd-proxy-injector"),
+        "{c}"
+    );
+}
+
+#[test]
+fn version_without_a_cluster_still_answers_and_exits_0() {
+    let home = tempdir();
+    let out = meshdoctor()
+        .args(["version", "-o", "yaml"])
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", &home)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("modelled_on: edge-26.8.3"), "{text}");
+    assert!(text.contains("unavailable: \"no cluster to read"), "{text}");
+    // --client reads nothing and says nothing about a cluster.
+    let out = meshdoctor()
+        .args(["version", "--client", "-o", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(v["cluster"].is_null(), "{v}");
+    // What the user typed wrong is still an error.
+    meshdoctor()
+        .args(["version", "--kubeconfig", "/nonexistent/kubeconfig"])
+        .assert()
+        .code(2);
+    meshdoctor()
+        .args(["version", "--from", "/nonexistent/state.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/state.yaml"));
+    let _ = std::fs::remove_dir_all(home);
+}
+
+/// A pipe is not a terminal: however the run goes, no progress line reaches it.
+#[test]
+fn no_progress_output_on_a_pipe() {
+    for args in [
+        vec![
+            "check",
+            "-A",
+            "--from",
+            DEMO,
+            "-o",
+            "json",
+            "--fail-on",
+            "never",
+        ],
+        vec!["check", "-A", "--from", DEMO, "--fail-on", "never"],
+        vec!["snapshot", "-A", "--from", DEMO],
+        vec!["version", "--from", DEMO, "-o", "yaml"],
+    ] {
+        let out = meshdoctor()
+            .args(&args)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

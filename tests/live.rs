@@ -1212,3 +1212,245 @@ fn a_forbidden_read_is_listed_in_every_format() {
     demo.assert_read_only();
     live.assert_read_only();
 }
+
+#[test]
+fn version_reports_the_clusters_api_server_istio_and_linkerd() {
+    let mut objects =
+        apiserver::load_objects(&[root().join("fixtures/istio-revisions-and-tags/state.yaml")]);
+    objects.extend(apiserver::load_objects(&[
+        root().join("fixtures/linkerd-basic/state.yaml")
+    ]));
+    let live = Live::new(objects, "default");
+    let out = live
+        .meshdoctor()
+        .args(["version", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    let c = &v["cluster"];
+    assert!(c["unavailable"].is_null(), "{v}");
+    assert_eq!(c["api_server"]["version"], "v1.32.0-meshdoctor-test");
+    assert_eq!(c["api_server"]["from"], "GET /version");
+    assert!(
+        c["source"].as_str().unwrap().contains(&live.server.url()),
+        "{v}"
+    );
+    let istio: Vec<(&str, &str)> = c["istio"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["revision"].as_str().unwrap(),
+                p["version"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(istio, [("canary", "1.25"), ("default", "1.24")], "{v}");
+    assert_eq!(c["istio"][0]["tags"], json!(["prod"]));
+    assert_eq!(c["linkerd"][0]["namespace"], "linkerd");
+    assert_eq!(c["linkerd"][0]["version"], "edge-26.8.3");
+    live.assert_read_only();
+    // Only the mesh's objects are read: no cluster-wide list of pods or deployments.
+    for r in live.server.requests() {
+        assert!(
+            !matches!(
+                r.path.as_str(),
+                "/api/v1/pods" | "/apis/apps/v1/deployments"
+            ),
+            "{r:?}"
+        );
+    }
+
+    // A snapshot taken live records the server's version, and `version --from` reads it back.
+    let temp = Temp::new("version");
+    let snap = temp.0.join("snap.yaml");
+    live.meshdoctor()
+        .args(["snapshot", "-A", "--output-file"])
+        .arg(&snap)
+        .assert()
+        .success();
+    let out = offline()
+        .args(["version", "-o", "json", "--from"])
+        .arg(&snap)
+        .output()
+        .unwrap();
+    let v = json_of(&out);
+    assert_eq!(
+        v["cluster"]["api_server"]["version"],
+        "v1.32.0-meshdoctor-test"
+    );
+    assert_eq!(v["cluster"]["istio"][1]["version"], "1.24");
+
+    // A server that is down: meshdoctor's part, the reason, exit 0.
+    drop(live);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let kc = temp.file("kubeconfig", &apiserver::kubeconfig_for(&url, "default"));
+    let out = Command::cargo_bin("meshdoctor")
+        .unwrap()
+        .env("KUBECONFIG", &kc)
+        .env("NO_COLOR", "1")
+        .arg("version")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("meshdoctor  "), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Cluster     unavailable: cannot reach the API server at {url}"
+        )),
+        "{text}"
+    );
+}
+
+/// Runs `shell` with stdout and stderr on a pseudo-terminal (util-linux `script`) and returns
+/// what the terminal showed; `None` where `script` is missing.
+fn on_a_terminal(shell: &str, kubeconfig: &Path, extra_env: &[(&str, &str)]) -> Option<String> {
+    let mut c = std::process::Command::new("script");
+    c.args(["-q", "-e", "-c", shell, "/dev/null"])
+        .env("KUBECONFIG", kubeconfig)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env_remove("MESHDOCTOR_NO_PROGRESS");
+    for (k, v) in extra_env {
+        c.env(k, v);
+    }
+    let out = c.output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn the_progress_line_is_for_a_terminal_after_a_second_only() {
+    let dir = root().join("fixtures/demo");
+    let live = Live::fixture(&dir);
+    // Every request waits: the scan (two rounds of LISTs) takes well over a second.
+    live.server.set_faults(Faults {
+        latency: Duration::from_millis(700),
+        ..Faults::default()
+    });
+    let bin = assert_cmd::cargo::cargo_bin("meshdoctor");
+    let bin = bin.display();
+    let Some(shown) = on_a_terminal(
+        &format!("'{bin}' check -A --fail-on never"),
+        &live.kubeconfig,
+        &[],
+    ) else {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    };
+    assert!(shown.contains("reading the cluster:"), "{shown}");
+    assert!(
+        shown.contains("ERROR") || shown.contains("errors,"),
+        "{shown}"
+    );
+    // JSON into a pipe: the terminal shows no progress line, even though stderr is one.
+    let piped = on_a_terminal(
+        &format!("'{bin}' check -A --fail-on never -o json | cat"),
+        &live.kubeconfig,
+        &[],
+    )
+    .unwrap();
+    assert!(!piped.contains("reading the cluster"), "{piped}");
+    assert!(piped.contains("\"findings\""), "{piped}");
+    // Turned off by the environment.
+    let off = on_a_terminal(
+        &format!("'{bin}' check -A --fail-on never"),
+        &live.kubeconfig,
+        &[("MESHDOCTOR_NO_PROGRESS", "1")],
+    )
+    .unwrap();
+    assert!(!off.contains("reading the cluster"), "{off}");
+    // A read that takes less than a second draws nothing.
+    live.server.set_faults(Faults::default());
+    let quick = on_a_terminal(
+        &format!("'{bin}' check -A --fail-on never"),
+        &live.kubeconfig,
+        &[],
+    )
+    .unwrap();
+    assert!(!quick.contains("reading the cluster"), "{quick}");
+}
+
+#[test]
+fn a_list_that_times_out_is_an_unavailable_kind_not_the_end() {
+    let dir = root().join("fixtures/check-events");
+    let live = Live::fixture(&dir);
+    live.server.set_faults(Faults {
+        hang: vec!["events".into()],
+        ..Faults::default()
+    });
+    let out = live
+        .meshdoctor()
+        .args([
+            "check",
+            "-A",
+            "-o",
+            "json",
+            "--fail-on",
+            "never",
+            "--request-timeout",
+            "500ms",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    let unavailable = v["unavailable"].as_array().unwrap();
+    assert_eq!(unavailable.len(), 1, "{v}");
+    let u = &unavailable[0];
+    assert_eq!(u["kind"], "Event");
+    assert_eq!(u["request"], "list events in all namespaces");
+    assert!(u["status"].is_null(), "{u}");
+    assert_eq!(u["reason"], "no answer within 500ms (--request-timeout)");
+    // The checks that need events say why they did not run; the others ran.
+    let skipped = v["skipped"].as_array().unwrap();
+    let why = skipped
+        .iter()
+        .find(|s| s["check"] == "injection-failed-events")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert!(
+        why["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 500ms"),
+        "{why}"
+    );
+    for ran in ["webhook-service-missing", "namespace-not-selected"] {
+        assert!(skipped.iter().all(|s| s["check"] != ran), "{ran}: {v}");
+    }
+    // The table names it too.
+    let out = live
+        .meshdoctor()
+        .args([
+            "check",
+            "-A",
+            "--fail-on",
+            "never",
+            "--request-timeout",
+            "500ms",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("UNAVAILABLE"), "{text}");
+    assert!(text.contains("list events in all namespaces"), "{text}");
+}

@@ -37,6 +37,9 @@ pub enum Command {
     /// Watch the cluster and export the checks' findings, certificate expiry, injector
     /// endpoints and pod verdicts as Prometheus metrics (read-only).
     Serve(ServeArgs),
+    /// Print meshdoctor's version, the Istio and Linkerd releases it knows, and the versions
+    /// of the cluster (API server, Istio revisions, Linkerd), or of a captured state.
+    Version(VersionArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completion(CompletionArgs),
     /// Write one man page per subcommand (meshdoctor.1, meshdoctor-explain.1, ...) into DIR.
@@ -62,6 +65,33 @@ pub struct CompletionArgs {
     /// The shell to print the script for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Without a reachable cluster the cluster part says why it is missing, and the command still exits 0.\n\nExamples:\n  meshdoctor version\n  meshdoctor version --client -o json\n  meshdoctor version --from snapshot.yaml\n  meshdoctor version --context staging -o yaml"
+)]
+pub struct VersionArgs {
+    /// Only meshdoctor's own part: read no cluster and no files.
+    #[arg(long, conflicts_with_all = ["from", "kubeconfig", "context", "request_timeout"])]
+    pub client: bool,
+    /// Read the versions from a captured state (meshdoctor snapshot, kubectl get -o yaml)
+    /// instead of the cluster. Repeatable.
+    #[arg(long = "from", value_name = "PATH", conflicts_with_all = ["kubeconfig", "context", "request_timeout"])]
+    pub from: Vec<PathBuf>,
+    /// Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then the
+    /// in-cluster service account).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// How long one request to the API server may take (e.g. 500ms, 30s, 1m; 0 = no limit).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub request_timeout: Option<std::time::Duration>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = ExplainFormat::Table)]
+    pub output: ExplainFormat,
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +141,10 @@ pub struct GlobalArgs {
     /// kubernetes.io/metadata.name.
     #[arg(long, global = true)]
     pub no_metadata_name_label: bool,
+    /// Never show the progress line on stderr. It appears only on a terminal, after a read
+    /// has taken a second, and never while JSON or YAML goes into a pipe.
+    #[arg(long, global = true, env = crate::progress::DISABLE_ENV, value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -18,7 +18,8 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
         all_namespaces: args.all_namespaces,
     };
     let mut timings = crate::timings::Timings::from_env();
-    let loaded = super::common::load_state(&args.source, wants)?;
+    let progress = super::common::progress_allowed(global, args.output != CheckFormat::Table);
+    let loaded = super::common::load_state(&args.source, wants, progress)?;
     timings.phase("load");
     let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;

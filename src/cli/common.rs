@@ -9,6 +9,7 @@ use super::args::{ColorChoice, GlobalArgs, SourceArgs};
 use crate::admission::MetadataNameLabel;
 use crate::engine::EngineOptions;
 use crate::mesh::istio::version::IstioVersion;
+use crate::progress::Progress;
 use crate::source::live::{Cluster, ENGINE_KINDS, LiveError, LiveOptions, Plan};
 use crate::source::offline::{LoadOptions, load_paths};
 use crate::state::{ClusterState, Kind};
@@ -36,10 +37,16 @@ pub struct Loaded {
     pub metadata_name_label: Option<MetadataNameLabel>,
 }
 
-/// Reads the state from `--from` files, or from the cluster when there are none.
-pub fn load_state(source: &SourceArgs, wants: Wants) -> Result<Loaded, Failure> {
+/// Whether a command may show the progress line (`machine_output`: it prints JSON or YAML).
+pub fn progress_allowed(global: &GlobalArgs, machine_output: bool) -> bool {
+    crate::progress::Context::detect(global.no_progress, machine_output).allows()
+}
+
+/// Reads the state from `--from` files, or from the cluster when there are none, with a
+/// progress line when `progress` allows one ([`progress_allowed`]).
+pub fn load_state(source: &SourceArgs, wants: Wants, progress: bool) -> Result<Loaded, Failure> {
     if source.from.is_empty() {
-        return load_live(source, wants);
+        return load_live(source, wants, progress);
     }
     let namespace = source
         .namespace
@@ -47,22 +54,25 @@ pub fn load_state(source: &SourceArgs, wants: Wants) -> Result<Loaded, Failure> 
         .unwrap_or_else(|| "default".to_owned());
     let opts = LoadOptions {
         default_namespace: namespace.clone(),
+        progress: Progress::new(progress, "loading"),
         ..LoadOptions::default()
     };
+    let state = load_paths(&source.from, &opts);
+    opts.progress.finish();
     Ok(Loaded {
-        state: load_paths(&source.from, &opts)?,
+        state: state?,
         namespace,
         metadata_name_label: None,
     })
 }
 
 /// The live path. The tokio runtime exists only here: offline commands never start one.
-fn load_live(source: &SourceArgs, wants: Wants) -> Result<Loaded, Failure> {
+fn load_live(source: &SourceArgs, wants: Wants, progress: bool) -> Result<Loaded, Failure> {
     let opts = LiveOptions {
         kubeconfig: source.kubeconfig.clone(),
         context: source.context.clone(),
         request_timeout: source.request_timeout.filter(|d| !d.is_zero()),
-        progress: std::io::stderr().is_terminal(),
+        progress,
         ..LiveOptions::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -90,14 +100,17 @@ fn load_live(source: &SourceArgs, wants: Wants) -> Result<Loaded, Failure> {
                 kinds,
             },
         };
-        let state = cluster.read(&plan).await?;
+        let mut state = cluster.read(&plan).await?;
         // One more read: the server's version decides whether namespaces carry
         // kubernetes.io/metadata.name (1.21+). Unknown versions are assumed recent.
         let metadata_name_label = match cluster.client().apiserver_version().await {
-            Ok(info) => Some(MetadataNameLabel::for_server_version(
-                &info.major,
-                &info.minor,
-            )),
+            Ok(info) => {
+                state.server_version = Some(info.git_version.clone());
+                Some(MetadataNameLabel::for_server_version(
+                    &info.major,
+                    &info.minor,
+                ))
+            }
             Err(_) => None,
         };
         Ok::<_, LiveError>(Loaded {

@@ -63,6 +63,7 @@ fn explain_one(
             kind,
             name: name.clone(),
         },
+        super::common::progress_allowed(global, output != ExplainFormat::Table),
     )?;
     super::common::note_unread(&loaded.state);
     let options = super::common::engine_options_for(global, &loaded)?;
@@ -133,7 +134,8 @@ fn summary(
         kinds: crate::source::live::ENGINE_KINDS.into_iter().collect(),
         all_namespaces,
     };
-    let loaded = super::common::load_state(source, wants)?;
+    let progress = super::common::progress_allowed(global, output != ExplainFormat::Table);
+    let loaded = super::common::load_state(source, wants, progress)?;
     super::common::note_unread(&loaded.state);
     let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;

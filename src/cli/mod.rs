@@ -15,6 +15,7 @@ mod linkerd_render;
 pub mod man;
 pub mod preflight;
 pub mod snapshot;
+pub mod version;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -81,9 +82,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Check(a) => check::run(&cli.global, a),
         Command::Checks(a) => checks::run(a),
         Command::Inject(a) => inject::run(&cli.global, a),
-        Command::Snapshot(a) => snapshot::run(a),
+        Command::Snapshot(a) => snapshot::run(&cli.global, a),
         Command::Serve(a) => crate::serve::run(&cli.global, a),
         Command::Preflight(a) => preflight::run(&cli.global, a),
+        Command::Version(a) => version::run(&cli.global, a),
         Command::Completion(a) => completion::run(a),
         Command::Man(a) => man::run(a),
         Command::Complete(a) => {

@@ -13,7 +13,8 @@ use crate::source::offline::{LoadOptions, load_paths};
 use crate::state::ClusterState;
 
 pub fn run(global: &GlobalArgs, args: &PreflightArgs) -> Result<(), Failure> {
-    let context = context(args)?;
+    let progress = super::common::progress_allowed(global, args.output != PreflightFormat::Table);
+    let context = context(args, progress)?;
     let ignores = args
         .ignore
         .iter()
@@ -77,7 +78,7 @@ pub fn run(global: &GlobalArgs, args: &PreflightArgs) -> Result<(), Failure> {
 
 /// The mesh context the manifests are laid over, in order: `--from` snapshots, the live
 /// cluster, or nothing (the manifests alone; checks that lack an input are then skipped).
-fn context(args: &PreflightArgs) -> Result<ClusterState, Failure> {
+fn context(args: &PreflightArgs, progress: bool) -> Result<ClusterState, Failure> {
     if !args.from.is_empty() {
         // Cluster state is what the API server already accepted: load it strictly.
         let opts = LoadOptions {
@@ -85,12 +86,15 @@ fn context(args: &PreflightArgs) -> Result<ClusterState, Failure> {
                 .namespace
                 .clone()
                 .unwrap_or_else(|| "default".to_owned()),
+            progress: crate::progress::Progress::new(progress, "loading"),
             ..LoadOptions::default()
         };
-        return Ok(load_paths(&args.from, &opts)?);
+        let state = load_paths(&args.from, &opts);
+        opts.progress.finish();
+        return Ok(state?);
     }
     if !args.offline
-        && let Some(state) = live_context(args)?
+        && let Some(state) = live_context(args, progress)?
     {
         return Ok(state);
     }
@@ -101,7 +105,7 @@ fn context(args: &PreflightArgs) -> Result<ClusterState, Failure> {
 /// kubeconfig. Without any kubeconfig the manifests are evaluated on their own (a note says
 /// so); a configured cluster that cannot be reached is an error (exit 3), since a CI job that
 /// meant to use it should not pass silently — `--offline` opts out.
-fn live_context(args: &PreflightArgs) -> Result<Option<ClusterState>, Failure> {
+fn live_context(args: &PreflightArgs, progress: bool) -> Result<Option<ClusterState>, Failure> {
     let source = SourceArgs {
         from: Vec::new(),
         namespace: args.namespace.clone(),
@@ -114,7 +118,7 @@ fn live_context(args: &PreflightArgs) -> Result<Option<ClusterState>, Failure> {
         kinds: super::common::kinds_for_checks(&checks, &[], &[]),
         all_namespaces: true,
     };
-    match super::common::load_state(&source, wants) {
+    match super::common::load_state(&source, wants, progress) {
         Ok(loaded) => Ok(Some(loaded.state)),
         Err(Failure::Usage(why)) if args.kubeconfig.is_none() && args.context.is_none() => {
             eprintln!(

@@ -4,17 +4,20 @@
 use std::collections::BTreeSet;
 
 use super::Failure;
-use super::args::{SnapshotArgs, SnapshotFormat};
+use super::args::{GlobalArgs, SnapshotArgs, SnapshotFormat};
 use super::common::Wants;
 use crate::source::snapshot;
 use crate::state::Kind;
 
-pub fn run(args: &SnapshotArgs) -> Result<(), Failure> {
+pub fn run(global: &GlobalArgs, args: &SnapshotArgs) -> Result<(), Failure> {
     let wants = Wants::Kinds {
         kinds: Kind::ALL.into_iter().collect::<BTreeSet<_>>(),
         all_namespaces: args.all_namespaces,
     };
-    let loaded = super::common::load_state(&args.source, wants)?;
+    // The snapshot is YAML or JSON: on stdout it is for a tool, into a file it is not.
+    let to_stdout = args.output_file.is_none();
+    let progress = super::common::progress_allowed(global, to_stdout);
+    let loaded = super::common::load_state(&args.source, wants, progress)?;
     // The snapshot records them too; the note says so to whoever took it.
     super::common::note_unread(&loaded.state);
     let scope = (!args.all_namespaces).then_some(loaded.namespace.as_str());

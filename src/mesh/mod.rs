@@ -3,3 +3,4 @@
 
 pub mod istio;
 pub mod linkerd;
+pub mod versions;

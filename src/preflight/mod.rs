@@ -192,6 +192,7 @@ pub fn evaluate(
     let opts = LoadOptions {
         default_namespace: settings.default_namespace.clone(),
         lenient_string_maps: true,
+        ..LoadOptions::default()
     };
     // Loading marks every kind found in the manifests as read, so a Namespace created by the
     // manifests is known to the checks even when the context has no Namespace objects.

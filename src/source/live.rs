@@ -10,10 +10,11 @@
 //! others are still paging.
 //!
 //! Faults degrade per kind: a 403, a kind the server does not serve, a continue token that
-//! expired twice or a server error that outlives the retries make that kind
-//! [`KindAvailability::Unavailable`] with a reason, and the checks that need it are skipped
-//! with that reason. Only what makes the whole answer meaningless is fatal: the server cannot be
-//! reached, TLS fails, a request times out, or the credentials are rejected.
+//! expired twice, a server error that outlives the retries or a request that outlasts
+//! `--request-timeout` make that kind [`KindAvailability::Unavailable`] with a reason, and the
+//! checks that need it are skipped with that reason. Only what makes the whole answer
+//! meaningless is fatal: the server cannot be reached, TLS fails, the credentials are rejected,
+//! `explain`'s own inputs cannot be read, or no kind could be read at all.
 //!
 //! Secrets are reduced to their public certificates as each page arrives; private keys are never
 //! kept beyond the page that carried them, and `managedFields` are dropped from every object.
@@ -44,6 +45,7 @@ use crate::mesh::istio::install::{
 };
 use crate::mesh::linkerd::is_linkerd_injector_webhook;
 use crate::origin::Origin;
+use crate::progress::Progress;
 use crate::state::{ClusterState, Kind, KindAvailability, plural};
 
 /// The annotation `kubectl apply` leaves on objects: on a Secret it holds the private key.
@@ -59,7 +61,7 @@ pub struct LiveOptions {
     pub context: Option<String>,
     /// `--request-timeout`: the longest one request (connect, send, whole body) may take.
     pub request_timeout: Option<Duration>,
-    /// Show a progress spinner on stderr (the CLI sets this when stderr is a terminal).
+    /// Show a progress line on stderr (the CLI decides with [`crate::progress::Context`]).
     pub progress: bool,
     /// Items per LIST page (kubectl uses 500).
     pub page_size: u32,
@@ -262,7 +264,7 @@ impl Cluster {
 
     /// Reads what `plan` needs into a new state.
     pub async fn read(&self, plan: &Plan) -> Result<ClusterState, LiveError> {
-        let progress = Progress::new(self.opts.progress);
+        let progress = Progress::new(self.opts.progress, "reading the cluster");
         let mut reader = Reader {
             cluster: self,
             tasks: tokio::task::JoinSet::new(),
@@ -558,7 +560,8 @@ impl Request {
             Fault::Gone(m) => (Some(410), m.clone()),
             Fault::Server { code, message } => (Some(*code), message.clone()),
             Fault::Other { code, message } => (*code, message.clone()),
-            Fault::Unauthorized(_) | Fault::Timeout(_) | Fault::Transport(_) => return None,
+            Fault::Timeout(t) => (None, timeout_reason(*t)),
+            Fault::Unauthorized(_) | Fault::Transport(_) => return None,
         };
         Some(UnreadInput {
             kind: self.kind.name().to_owned(),
@@ -594,19 +597,25 @@ impl Request {
             Fault::Unauthorized(m) => Err(LiveError::Refused(format!(
                 "the API server at {server} rejected the credentials (401 Unauthorized) to {what}: {m}"
             ))),
-            Fault::Timeout(t) => Err(LiveError::Unreachable {
-                server: server.to_owned(),
-                cause: format!(
-                    "no answer to {what} within {} (--request-timeout)",
-                    format_duration(t)
-                ),
-            }),
+            // One slow kind (a huge LIST) leaves that kind out; a server that answers nothing
+            // ends up with every kind out, which the reader turns into exit 3.
+            Fault::Timeout(t) => Ok(format!(
+                "cannot {what}: the API server at {server} gave {}",
+                timeout_reason(t)
+            )),
             Fault::Transport(m) => Err(LiveError::Unreachable {
                 server: server.to_owned(),
                 cause: transport_message(&m, &what),
             }),
         }
     }
+}
+
+fn timeout_reason(t: Duration) -> String {
+    format!(
+        "no answer within {} (--request-timeout)",
+        format_duration(t)
+    )
 }
 
 /// Says "TLS" or "timed out" up front: the raw chains bury it.
@@ -788,45 +797,6 @@ pub(crate) fn mesh_namespaces_of(configs: &[MutatingWebhookConfiguration]) -> Ve
         }
     }
     out
-}
-
-/// A spinner on stderr, or nothing. Clones share one bar.
-#[derive(Clone)]
-struct Progress(Option<indicatif::ProgressBar>);
-
-impl Progress {
-    fn new(show: bool) -> Progress {
-        if !show {
-            return Progress(None);
-        }
-        let bar =
-            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} reading the cluster: {pos} objects {msg}",
-        ) {
-            bar.set_style(style);
-        }
-        bar.enable_steady_tick(Duration::from_millis(120));
-        Progress(Some(bar))
-    }
-
-    fn add(&self, n: usize) {
-        if let Some(b) = &self.0 {
-            b.inc(u64::try_from(n).unwrap_or(u64::MAX));
-        }
-    }
-
-    fn note(&self, msg: String) {
-        if let Some(b) = &self.0 {
-            b.set_message(msg);
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.0 {
-            b.finish_and_clear();
-        }
-    }
 }
 
 /// What a task was asked and what it got.
@@ -1129,12 +1099,9 @@ mod tests {
             req.outcome(Fault::Unauthorized("bad token".into()), server),
             Err(LiveError::Refused(m)) if m.contains("401")
         ));
-        let e = req
-            .outcome(Fault::Timeout(Duration::from_millis(1500)), server)
-            .unwrap_err();
         assert_eq!(
-            e.to_string(),
-            "cannot reach the API server at https://10.0.0.1:6443: no answer to list secrets in istio-system within 1500ms (--request-timeout)"
+            req.outcome(Fault::Timeout(Duration::from_millis(1500)), server),
+            Ok("cannot list secrets in istio-system: the API server at https://10.0.0.1:6443 gave no answer within 1500ms (--request-timeout)".to_owned())
         );
         let tls = req
             .outcome(
@@ -1166,8 +1133,12 @@ mod tests {
             .unread(&Fault::NotFound("not found".into()))
             .unwrap();
         assert_eq!((crd.namespace, crd.status), (None, Some(404)));
+        let slow = req.unread(&Fault::Timeout(Duration::from_secs(1))).unwrap();
+        assert_eq!(
+            (slow.status, slow.reason.as_str()),
+            (None, "no answer within 1s (--request-timeout)")
+        );
         // What ends the run is an error, not an entry.
-        assert_eq!(req.unread(&Fault::Timeout(Duration::from_secs(1))), None);
         assert_eq!(req.unread(&Fault::Unauthorized("x".into())), None);
     }
 

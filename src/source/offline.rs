@@ -35,6 +35,8 @@ pub struct LoadOptions {
     /// Off for cluster state (`--from`), which the API server has already typed; on for
     /// manifests, whose such values `annotation-not-string` reports.
     pub lenient_string_maps: bool,
+    /// Counts the objects typed, for the progress line of a long load.
+    pub progress: crate::progress::Progress,
 }
 
 impl Default for LoadOptions {
@@ -42,6 +44,7 @@ impl Default for LoadOptions {
         LoadOptions {
             default_namespace: "default".to_owned(),
             lenient_string_maps: false,
+            progress: crate::progress::Progress::default(),
         }
     }
 }
@@ -179,6 +182,7 @@ fn load_file(
         FileContents::Mapped(map) => Some(super::mapped::Registered::new(map)),
         FileContents::Read(_) => None,
     };
+    opts.progress.note(format!("({shown})"));
     load_bytes(state, &shown, contents.bytes(), opts, sink)
 }
 
@@ -797,6 +801,7 @@ impl Loader<'_> {
         self.record(kind.name(), &v, namespace, &name, &origin);
         let at = self.at(line);
         let typed_err = |e: TypedError| InputError::new(at.clone(), format!("{label}: {e}"));
+        self.opts.progress.add(1);
         let s = &mut *self.state;
         s.mark_loaded(kind);
         match kind {

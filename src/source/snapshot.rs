@@ -29,6 +29,8 @@ pub const UNAVAILABLE_KINDS: &str = "meshdoctor.io/unavailable-kinds";
 pub const UNREAD: &str = "meshdoctor.io/unread";
 /// The list annotation saying where the snapshot was taken.
 pub const SOURCE: &str = "meshdoctor.io/source";
+/// The list annotation holding the API server's version when the snapshot was taken live.
+pub const SERVER_VERSION: &str = "meshdoctor.io/server-version";
 
 /// The snapshot of `state` as a `v1/List`. With `scope`, namespaced objects outside that
 /// namespace and the mesh namespaces are left out.
@@ -92,6 +94,9 @@ pub fn document(state: &ClusterState, scope: Option<&str>) -> Value {
     let mut annotations = Map::new();
     annotations.insert(SOURCE.to_owned(), Value::String(state.sources.join(", ")));
     annotations.insert(LOADED_KINDS.to_owned(), Value::String(loaded.join(",")));
+    if let Some(v) = &state.server_version {
+        annotations.insert(SERVER_VERSION.to_owned(), Value::String(v.clone()));
+    }
     if !unavailable.is_empty() {
         annotations.insert(
             UNAVAILABLE_KINDS.to_owned(),
@@ -133,6 +138,9 @@ pub fn apply_kind_record(state: &mut ClusterState, list_metadata: &Value) {
                     .insert(k, KindAvailability::Unavailable(why));
             }
         }
+    }
+    if let Some(v) = get(SERVER_VERSION).filter(|v| !v.is_empty()) {
+        state.server_version = Some(v.to_owned());
     }
     if let Some(text) = get(UNREAD)
         && let Ok(list) = serde_json::from_str::<Vec<UnreadInput>>(text)
@@ -221,6 +229,7 @@ mod tests {
             status: Some(403),
             reason: "configmaps is forbidden".into(),
         });
+        s.server_version = Some("v1.32.0".into());
         let doc = document(&s, None);
         let text = serde_saphyr::to_string(&doc).unwrap();
         let back = load(&text);
@@ -231,5 +240,8 @@ mod tests {
             Some("cannot list configmaps in istio-system: forbidden")
         );
         assert_eq!(back.pods.len(), 1);
+        assert_eq!(back.server_version.as_deref(), Some("v1.32.0"));
+        // A state that does not know it records nothing.
+        assert_eq!(load(STATE).server_version, None);
     }
 }

@@ -132,6 +132,8 @@ pub struct Faults {
     pub throttle: u32,
     /// Every response to a resource request waits this long (to test client timeouts).
     pub stall: Option<Duration>,
+    /// Resources (plurals) whose requests are never answered in a test's lifetime.
+    pub hang: Vec<String>,
 }
 
 /// One logged request.
@@ -389,7 +391,17 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
             path: path.clone(),
             query: query.clone(),
         });
-        (inner.faults.latency, inner.faults.stall)
+        let hangs = inner
+            .faults
+            .hang
+            .iter()
+            .any(|plural| path.split('/').any(|seg| seg == plural));
+        let stall = if hangs {
+            Some(Duration::from_secs(3600))
+        } else {
+            inner.faults.stall
+        };
+        (inner.faults.latency, stall)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

@@ -156,6 +156,41 @@ impl VersionInfo {
     }
 }
 
+// What meshdoctor knows about Istio releases, for `meshdoctor version` (kept apart from the
+// rules above so that raising support is one edit here).
+
+/// The newest Istio minor whose decision rules meshdoctor has been checked against.
+pub const NEWEST_KNOWN: IstioVersion = IstioVersion {
+    major: 1,
+    minor: 32,
+};
+
+/// The releases the injector render is checked against (tests/conformance*.rs).
+pub const RENDER_CONFORMANCE: [&str; 2] = ["1.24.6", "1.32-dev"];
+
+/// Where [`IstioVersion::rules`] changes: each era starts at its version and lasts until the
+/// next one starts (the first covers every older release).
+pub const RULE_ERAS: [(IstioVersion, InjectRules); 3] = [
+    (
+        IstioVersion { major: 1, minor: 0 },
+        InjectRules::AnnotationOnly,
+    ),
+    (
+        IstioVersion {
+            major: 1,
+            minor: 12,
+        },
+        InjectRules::LabelWinsLenient,
+    ),
+    (
+        IstioVersion {
+            major: 1,
+            minor: 27,
+        },
+        InjectRules::LabelWinsExact,
+    ),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +251,22 @@ mod tests {
             assert_eq!(lenient.parse_value(v), l, "lenient {v}");
             assert_eq!(exact.parse_value(v), e, "exact {v}");
         }
+    }
+
+    #[test]
+    fn rule_eras_match_the_rules() {
+        for pair in RULE_ERAS.windows(2) {
+            let ((start, rules), (next, _)) = (pair[0], pair[1]);
+            assert_eq!(start.rules(), rules, "{start}");
+            let last = IstioVersion {
+                major: next.major,
+                minor: next.minor - 1,
+            };
+            assert_eq!(last.rules(), rules, "{last}");
+        }
+        let (start, rules) = RULE_ERAS[RULE_ERAS.len() - 1];
+        assert_eq!(start.rules(), rules);
+        assert_eq!(NEWEST_KNOWN.rules(), rules);
+        assert!(NEWEST_KNOWN >= start);
     }
 }

@@ -9,7 +9,8 @@ use crate::workload::PodSubject;
 
 /// The ConfigMap the injector mounts as its trust anchors (key `ca-bundle.crt`).
 pub const TRUST_ROOTS_CONFIG_MAP: &str = "linkerd-identity-trust-roots";
-const INJECTOR_DEPLOYMENT: &str = "linkerd-proxy-injector";
+/// The proxy injector's Deployment: its image tag is the injector's version.
+pub const INJECTOR_DEPLOYMENT: &str = "linkerd-proxy-injector";
 
 /// What the installed control plane renders with.
 #[derive(Debug, Clone)]

@@ -27,6 +27,10 @@ pub use patch::{PodPatch, opaque_ports_patch, pod_patch};
 pub use values::{Values, ValuesError};
 pub use workload::{Origin, Workload};
 
+/// The Linkerd release whose proxy injector the render and the decision are modelled on (its
+/// chart defaults are [`Values::chart_defaults`]).
+pub const MODELLED_VERSION: &str = "edge-26.8.3";
+
 /// What the webhook returns for a pod it injects: it first adds `linkerd.io/created-by`, the
 /// namespace's proxy configuration keys the pod lacks, and (unless set) the default opaque
 /// ports the pod exposes, then builds the patch with those as overrides.
