@@ -12,6 +12,7 @@
 mod conformance;
 
 use conformance::*;
+use meshdoctor::mesh::istio::version::IstioVersion;
 use meshdoctor::render::{InjectorValues, MeshConfig};
 use serde_json::{Value as Json, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -145,6 +146,7 @@ fn case_settings(rendered: &Rendered, case: &Json) -> Result<Settings, String> {
         values,
         config_text: rendered.config.clone(),
         env,
+        istio_version: IstioVersion::new(1, 32),
     })
 }
 

@@ -7,6 +7,7 @@ use super::RenderError;
 use super::smp::strategic_merge;
 use super::typed::{go_order, go_order_container, normalize};
 use super::validate::parse_go_bool;
+use crate::mesh::istio::version::RenderRules;
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
 
@@ -217,20 +218,35 @@ pub(crate) fn reapply_overwritten(
     let mut out = final_pod;
     let mut over_cs = Vec::new();
     let mut over_ics = Vec::new();
-    for (field, existing, over) in [
-        ("containers", &existing_cs, &mut over_cs),
-        ("initContainers", &existing_ics, &mut over_ics),
+    // Each list is checked against its own list of the previous status. A template init
+    // container is looked up in the whole original pod (so an old-style `istio-proxy` in
+    // `containers` is kept as a customization of the native sidecar), a template container
+    // only among the original containers.
+    for (field, existing, injected, over) in [
+        ("containers", &existing_cs, &status.containers, &mut over_cs),
+        (
+            "initContainers",
+            &existing_ics,
+            &status.init_containers,
+            &mut over_ics,
+        ),
     ] {
         for c in list(template_pod, field) {
             let name = name_of(c);
-            if status.containers.iter().any(|n| n == name) {
+            if injected.iter().any(|n| n == name) {
                 continue;
             }
             let found = existing
                 .iter()
                 .find(|x| name_of(x) == name)
                 .cloned()
-                .or_else(|| find_in_pod(original, name));
+                .or_else(|| match field {
+                    "containers" => list(original, field)
+                        .iter()
+                        .find(|x| name_of(x) == name)
+                        .cloned(),
+                    _ => find_in_pod(original, name),
+                });
             let Some(mut overlay) = found else { continue };
             if overlay.get("image").and_then(Json::as_str) == Some("auto")
                 && let Some(o) = overlay.as_object_mut()
@@ -373,6 +389,7 @@ pub(crate) struct PostParams<'a> {
     pub revision: &'a str,
     pub injected_annotations: &'a BTreeMap<String, String>,
     pub hold_application: bool,
+    pub rules: RenderRules,
 }
 
 /// `postProcessPod`.
@@ -545,6 +562,18 @@ fn rewrite_probes(pod: &mut Json, p: &PostParams<'_>) {
                 probers.insert(format!("/app-health/{name}/{suffix}"), pr);
             }
         }
+        if p.rules.rewrite_lifecycle_hooks {
+            for (hook, suffix) in LIFECYCLE_HOOKS {
+                let handler = c.get("lifecycle").and_then(|l| l.get(hook));
+                if let Some(pr) = internal_prober(
+                    handler.filter(|h| h.get("grpc").is_none()),
+                    &ports,
+                    p.status_port,
+                ) {
+                    probers.insert(format!("/app-lifecycle/{name}/{suffix}"), pr);
+                }
+            }
+        }
     }
     if !probers.is_empty() {
         let text = serde_json::to_string(&probers).unwrap_or_default();
@@ -614,7 +643,27 @@ fn rewrite_probes(pod: &mut Json, p: &PostParams<'_>) {
                     rewrite_one(probe, &url, status_port);
                 }
             }
+            if !p.rules.rewrite_lifecycle_hooks {
+                continue;
+            }
+            for (hook, suffix) in LIFECYCLE_HOOKS {
+                let url = format!("/app-lifecycle/{name}/{suffix}");
+                if let Some(handler) = c.get_mut("lifecycle").and_then(|l| l.get_mut(hook)) {
+                    rewrite_hook(handler, &url, status_port);
+                }
+            }
         }
+    }
+}
+
+/// The lifecycle hooks the agent takes over (Istio ≥ 1.25), with their URL suffixes.
+const LIFECYCLE_HOOKS: [(&str, &str); 2] = [("preStop", "prestopz"), ("postStart", "poststartz")];
+
+/// `convertAppLifecycleHandler`: like a probe, but only HTTP and TCP handlers (exec and
+/// sleep hooks stay with the kubelet).
+fn rewrite_hook(handler: &mut Json, url: &str, status_port: i64) {
+    if handler.get("httpGet").is_some() || handler.get("tcpSocket").is_some() {
+        rewrite_one(handler, url, status_port);
     }
 }
 

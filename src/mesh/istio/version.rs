@@ -11,7 +11,15 @@ pub struct IstioVersion {
     pub minor: u32,
 }
 
+/// The newest Istio line meshdoctor has conformance data for (1.32-dev); `--istio-version`
+/// accepts versions up to it.
+pub const NEWEST_KNOWN: IstioVersion = IstioVersion::new(1, 32);
+
 impl IstioVersion {
+    pub const fn new(major: u32, minor: u32) -> IstioVersion {
+        IstioVersion { major, minor }
+    }
+
     /// Parses `1.24`, `1.24.6`, `1.24.6-distroless`, `v1.20.0` or an image reference ending in
     /// such a tag (`docker.io/istio/pilot:1.24.6`). Returns `None` for anything else (`latest`,
     /// a digest): an unknown version is reported, never guessed.
@@ -66,6 +74,29 @@ impl IstioVersion {
 impl fmt::Display for IstioVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// What the injector does differently by version when it renders a pod (see
+/// `docs/istio-versions.md`). The template itself comes from the cluster's ConfigMap and
+/// carries its own version; these are the parts that live in istiod's and istioctl's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderRules {
+    /// Istio ≥ 1.25: HTTP and TCP `preStop`/`postStart` hooks of app containers are sent to
+    /// the agent (`/app-lifecycle/<container>/prestopz|poststartz` on the status port) and
+    /// listed in `ISTIO_KUBE_APP_PROBERS`, like probes.
+    pub rewrite_lifecycle_hooks: bool,
+    /// Istio ≤ 1.27 (Kubernetes libraries < 0.34): `istioctl kube-inject` writes
+    /// `creationTimestamp: null` into every object and pod template it re-encodes.
+    pub null_creation_timestamp: bool,
+}
+
+impl IstioVersion {
+    pub fn render_rules(self) -> RenderRules {
+        RenderRules {
+            rewrite_lifecycle_hooks: self >= IstioVersion::new(1, 25),
+            null_creation_timestamp: self < IstioVersion::new(1, 28),
+        }
     }
 }
 
@@ -196,6 +227,16 @@ mod tests {
         assert_eq!(v(27).rules(), InjectRules::LabelWinsExact);
         assert_eq!(v(8).ignored_namespaces().len(), 2);
         assert_eq!(v(9).ignored_namespaces().len(), 4);
+    }
+
+    #[test]
+    fn render_rules_change_at_1_25_and_1_28() {
+        let v = |m| IstioVersion::new(1, m).render_rules();
+        assert!(!v(24).rewrite_lifecycle_hooks);
+        assert!(v(25).rewrite_lifecycle_hooks);
+        assert!(v(27).null_creation_timestamp);
+        assert!(!v(28).null_creation_timestamp);
+        assert_eq!(NEWEST_KNOWN.to_string(), "1.32");
     }
 
     #[test]
