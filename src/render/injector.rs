@@ -425,7 +425,7 @@ impl Injector {
             proxy_envs.insert("ISTIO_META_NETWORK".into(), network);
         }
 
-        let stripped = reinsert_overrides(&strip_pod(pod, status_port))?;
+        let stripped = reinsert_overrides(&strip_pod(pod, status_port, ctx.render_rules()))?;
         let native_env = ctx.env_var("ENABLE_NATIVE_SIDECARS") == "true";
         let revision = if ctx.revision.is_empty() {
             "default"
@@ -533,7 +533,7 @@ impl Injector {
             hold_application: hold,
             rules: ctx.render_rules(),
         };
-        post_process(&mut merged, &template_pod, &params);
+        post_process(&mut merged, &template_pod, &params)?;
         normalize(&mut merged);
         Ok(merged)
     }

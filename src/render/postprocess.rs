@@ -4,6 +4,7 @@
 //! the templates (`stripPod`, `reinsertOverrides`) and after (`reapplyOverwrittenContainers`).
 
 use super::RenderError;
+use super::prometheus::{clear_prometheus, prometheus_merge, prometheus_port};
 use super::smp::strategic_merge;
 use super::typed::{go_order, go_order_container, normalize};
 use super::validate::parse_go_bool;
@@ -87,7 +88,7 @@ fn name_of(c: &Json) -> &str {
 }
 
 /// The object at `path` (created, or replaced when not an object).
-fn ensure_map<'a>(pod: &'a mut Json, path: &[&str]) -> &'a mut Map<String, Json> {
+pub(crate) fn ensure_map<'a>(pod: &'a mut Json, path: &[&str]) -> &'a mut Map<String, Json> {
     if !pod.is_object() {
         *pod = Json::Object(Map::new());
     }
@@ -113,7 +114,7 @@ fn ensure_map_fallback() -> &'static mut Map<String, Json> {
 
 /// `stripPod`: on a previously injected pod, drop the injected containers, the Prometheus
 /// annotations Istio set, and the status annotation.
-pub(crate) fn strip_pod(pod: &Json, status_port: i64) -> Json {
+pub(crate) fn strip_pod(pod: &Json, status_port: i64, rules: RenderRules) -> Json {
     let Some(status) = parse_status(pod) else {
         return pod.clone();
     };
@@ -126,7 +127,7 @@ pub(crate) fn strip_pod(pod: &Json, status_port: i64) -> Json {
     }
     let target = status_port.to_string();
     if prometheus_port(&out).as_deref() == Some(target.as_str()) {
-        clear_prometheus(&mut out);
+        clear_prometheus(&mut out, rules);
     }
     if let Some(a) = out
         .pointer_mut("/metadata/annotations")
@@ -327,40 +328,7 @@ fn adjust_init_user(pod: &mut Json, original: &Json, tproxy: bool) {
 }
 
 /// Sanitised annotation key as Prometheus label name.
-fn sanitize(k: &str) -> String {
-    k.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-fn prometheus_port(pod: &Json) -> Option<String> {
-    annotations(pod)
-        .iter()
-        .find(|(k, _)| sanitize(k) == "prometheus_io_port")
-        .and_then(|(_, v)| v.as_str().map(str::to_string))
-}
-
-fn clear_prometheus(pod: &mut Json) {
-    if let Some(a) = pod
-        .pointer_mut("/metadata/annotations")
-        .and_then(Json::as_object_mut)
-    {
-        a.retain(|k, _| {
-            !matches!(
-                sanitize(k).as_str(),
-                "prometheus_io_scrape" | "prometheus_io_port" | "prometheus_io_path"
-            )
-        });
-    }
-}
-
-fn find_sidecar_mut(pod: &mut Json) -> Option<&mut Json> {
+pub(crate) fn find_sidecar_mut(pod: &mut Json) -> Option<&mut Json> {
     let in_containers = list(pod, "containers").iter().any(|c| name_of(c) == PROXY);
     let field = if in_containers {
         "containers"
@@ -372,7 +340,7 @@ fn find_sidecar_mut(pod: &mut Json) -> Option<&mut Json> {
         .find(|c| name_of(c) == PROXY)
 }
 
-fn push_env(c: &mut Json, name: &str, value: String) {
+pub(crate) fn push_env(c: &mut Json, name: &str, value: String) {
     let Some(obj) = c.as_object_mut() else { return };
     let env = obj.entry("env").or_insert_with(|| Json::Array(Vec::new()));
     if let Json::Array(a) = env {
@@ -393,14 +361,19 @@ pub(crate) struct PostParams<'a> {
 }
 
 /// `postProcessPod`.
-pub(crate) fn post_process(pod: &mut Json, template_pod: &Json, p: &PostParams<'_>) {
+pub(crate) fn post_process(
+    pod: &mut Json,
+    template_pod: &Json,
+    p: &PostParams<'_>,
+) -> Result<(), RenderError> {
     ensure_map(pod, &["metadata", "annotations"]);
     ensure_map(pod, &["metadata", "labels"]);
     overwrite_cluster_info(pod, p.proxy_envs);
-    prometheus_merge(pod, p);
+    prometheus_merge(pod, p.mesh, p.status_port, p.rules)?;
     rewrite_probes(pod, p);
     apply_metadata(pod, template_pod, p);
     reorder(pod, p.hold_application);
+    Ok(())
 }
 
 fn overwrite_cluster_info(pod: &mut Json, envs: &BTreeMap<String, String>) {
@@ -416,60 +389,6 @@ fn overwrite_cluster_info(pod: &mut Json, envs: &BTreeMap<String, String>) {
     for (k, v) in envs {
         push_env(c, k, v.clone());
     }
-}
-
-fn prometheus_merge(pod: &mut Json, p: &PostParams<'_>) {
-    let annos = annotations(pod);
-    let scrape = annos
-        .iter()
-        .filter(|(k, _)| sanitize(k) == "prometheus_io_scrape")
-        .find_map(|(_, v)| v.as_str().and_then(parse_go_bool))
-        .unwrap_or(true);
-    if !scrape {
-        return;
-    }
-    let enabled = match annos
-        .get("prometheus.istio.io/merge-metrics")
-        .and_then(Json::as_str)
-        .and_then(parse_go_bool)
-    {
-        Some(b) => b,
-        None => p
-            .mesh
-            .get("enablePrometheusMerge")
-            .and_then(Json::as_bool)
-            .unwrap_or(true),
-    };
-    if !enabled {
-        return;
-    }
-    let target = p.status_port.to_string();
-    if prometheus_port(pod).as_deref() == Some(target.as_str()) {
-        return;
-    }
-    let mut cfg: Option<[String; 3]> = None;
-    for (k, v) in &annos {
-        let idx = match sanitize(k).as_str() {
-            "prometheus_io_scrape" => 0,
-            "prometheus_io_path" => 1,
-            "prometheus_io_port" => 2,
-            _ => continue,
-        };
-        let c = cfg.get_or_insert_with(Default::default);
-        c[idx] = v.as_str().unwrap_or("").to_string();
-    }
-    if let Some([scrape, path, port]) = cfg
-        && let Some(sidecar) = find_sidecar_mut(pod)
-    {
-        let text = serde_json::to_string(&json!({"scrape": scrape, "path": path, "port": port}))
-            .unwrap_or_default();
-        push_env(sidecar, "ISTIO_PROMETHEUS_ANNOTATIONS", text);
-    }
-    clear_prometheus(pod);
-    let a = ensure_map(pod, &["metadata", "annotations"]);
-    a.insert("prometheus.io/scrape".into(), json!("true"));
-    a.insert("prometheus.io/port".into(), Json::String(target));
-    a.insert("prometheus.io/path".into(), json!("/stats/prometheus"));
 }
 
 fn port_map(c: &Json) -> BTreeMap<String, i64> {

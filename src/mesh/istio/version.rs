@@ -89,14 +89,24 @@ pub struct RenderRules {
     /// Istio ≤ 1.27 (Kubernetes libraries < 0.34): `istioctl kube-inject` writes
     /// `creationTimestamp: null` into every object and pod template it re-encodes.
     pub null_creation_timestamp: bool,
+    /// Istio ≥ 1.31: the Prometheus merge reads `prometheus.istio.io/scrape-targets`, fails
+    /// injection for a scrape port that is invalid, the agent's or reserved by Istio, and
+    /// sets `prometheus.istio.io/secure-port` from `ENVOY_SECURE_MERGED_METRICS_PORT`.
+    pub prometheus_scrape_targets: bool,
 }
 
 impl IstioVersion {
-    pub fn render_rules(self) -> RenderRules {
+    pub const fn render_rules(self) -> RenderRules {
         RenderRules {
-            rewrite_lifecycle_hooks: self >= IstioVersion::new(1, 25),
-            null_creation_timestamp: self < IstioVersion::new(1, 28),
+            rewrite_lifecycle_hooks: self.at_least(1, 25),
+            null_creation_timestamp: !self.at_least(1, 28),
+            prometheus_scrape_targets: self.at_least(1, 31),
         }
+    }
+
+    /// `self >= major.minor`, usable in constants.
+    pub const fn at_least(self, major: u32, minor: u32) -> bool {
+        self.major > major || (self.major == major && self.minor >= minor)
     }
 }
 
@@ -236,6 +246,8 @@ mod tests {
         assert!(v(25).rewrite_lifecycle_hooks);
         assert!(v(27).null_creation_timestamp);
         assert!(!v(28).null_creation_timestamp);
+        assert!(!v(30).prometheus_scrape_targets);
+        assert!(v(31).prometheus_scrape_targets);
         assert_eq!(NEWEST_KNOWN.to_string(), "1.32");
     }
 
