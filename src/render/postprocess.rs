@@ -191,7 +191,12 @@ fn find_in_pod(pod: &Json, name: &str) -> Option<Json> {
 fn apply_container(target: &Json, container: &Json, field: &str) -> Result<Json, RenderError> {
     let mut c = container.clone();
     normalize_container(&mut c);
-    let overlay = json!({"spec": {field: [c]}});
+    let mut overlay = json!({"spec": {field: [c]}});
+    if field == "initContainers" {
+        // `applyInitContainer` sends an empty (not null) `containers`, which leaves the
+        // containers alone but creates `containers: []` on a pod that has none left.
+        overlay["spec"]["containers"] = json!([]);
+    }
     let mut merged = strategic_merge(target, &overlay).map_err(RenderError::Merge)?;
     normalize(&mut merged);
     Ok(merged)
