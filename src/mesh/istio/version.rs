@@ -35,6 +35,46 @@ impl IstioVersion {
         Some(IstioVersion { major, minor })
     }
 
+    /// The version a Helm-installed object's labels name, with the label it came from:
+    /// `app.kubernetes.io/version`, `helm.sh/chart` (`istiod-1.28.0`), or the operator's
+    /// `operator.istio.io/version`. Charts built from an unreleased tree carry the placeholder
+    /// `1.0.0`; no Istio older than 1.5 shipped these charts, so such versions are ignored.
+    pub fn from_chart_labels(
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Option<(IstioVersion, &'static str)> {
+        const KEYS: [&str; 3] = [
+            "app.kubernetes.io/version",
+            "helm.sh/chart",
+            "operator.istio.io/version",
+        ];
+        KEYS.iter().find_map(|&key| {
+            let value = labels.get(key)?;
+            let version = if key == "helm.sh/chart" {
+                // `<chart name>-<version>`; the name may itself contain dashes.
+                let at = value
+                    .char_indices()
+                    .find(|&(i, c)| {
+                        c == '-' && value[i + 1..].starts_with(|d: char| d.is_ascii_digit())
+                    })?
+                    .0;
+                IstioVersion::parse(&value[at + 1..])?
+            } else {
+                IstioVersion::parse(value)?
+            };
+            version.at_least(1, 5).then_some((version, key))
+        })
+    }
+
+    /// A revision named after its version (`1-28`, `1-28-0`, the convention of Istio's
+    /// canary-upgrade docs). Only a convention: it is the last source consulted.
+    pub fn from_revision_name(revision: &str) -> Option<IstioVersion> {
+        let mut parts = revision.split('-');
+        let major: u32 = parts.next()?.parse().ok()?;
+        let minor: u32 = parts.next()?.parse().ok()?;
+        let rest_is_numeric = parts.all(|p| p.parse::<u32>().is_ok());
+        (major == 1 && rest_is_numeric).then_some(IstioVersion::new(major, minor))
+    }
+
     /// The rules `injectRequired` follows in this version.
     pub fn rules(self) -> InjectRules {
         if self
@@ -237,6 +277,60 @@ mod tests {
         assert_eq!(v(27).rules(), InjectRules::LabelWinsExact);
         assert_eq!(v(8).ignored_namespaces().len(), 2);
         assert_eq!(v(9).ignored_namespaces().len(), 4);
+    }
+
+    #[test]
+    fn versions_from_chart_labels_and_revision_names() {
+        let labels = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        assert_eq!(
+            IstioVersion::from_chart_labels(&labels(&[("helm.sh/chart", "istiod-1.28.2")])),
+            Some((IstioVersion::new(1, 28), "helm.sh/chart"))
+        );
+        assert_eq!(
+            IstioVersion::from_chart_labels(&labels(&[(
+                "helm.sh/chart",
+                "istiod-remote-1.30.0-beta.1"
+            )])),
+            Some((IstioVersion::new(1, 30), "helm.sh/chart"))
+        );
+        assert_eq!(
+            IstioVersion::from_chart_labels(&labels(&[
+                ("app.kubernetes.io/version", "1.29.1"),
+                ("helm.sh/chart", "istiod-1.28.0")
+            ])),
+            Some((IstioVersion::new(1, 29), "app.kubernetes.io/version"))
+        );
+        // An unreleased tree's chart says 1.0.0.
+        assert_eq!(
+            IstioVersion::from_chart_labels(&labels(&[
+                ("app.kubernetes.io/version", "1.0.0"),
+                ("helm.sh/chart", "istiod-1.0.0")
+            ])),
+            None
+        );
+        assert_eq!(
+            IstioVersion::from_chart_labels(&labels(&[(
+                "operator.istio.io/version",
+                "1.16-alpha.91e4"
+            )])),
+            Some((IstioVersion::new(1, 16), "operator.istio.io/version"))
+        );
+        assert_eq!(
+            IstioVersion::from_revision_name("1-28"),
+            Some(IstioVersion::new(1, 28))
+        );
+        assert_eq!(
+            IstioVersion::from_revision_name("1-28-0"),
+            Some(IstioVersion::new(1, 28))
+        );
+        assert_eq!(IstioVersion::from_revision_name("canary"), None);
+        assert_eq!(IstioVersion::from_revision_name("1-28-canary"), None);
+        assert_eq!(IstioVersion::from_revision_name("default"), None);
     }
 
     #[test]
