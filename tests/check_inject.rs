@@ -1,9 +1,17 @@
 //! The facts of Istio's `istioctl x check-inject` test (`Test_analyzeRunningWebhooks`, reference
-//! §3), read in place from `../shared/conformance/istio-1.24.6/check-inject-cases.yaml`: for each
-//! case and each MutatingWebhookConfiguration, whether meshdoctor's API-server webhook matching
-//! calls one of its webhooks for a pod with the case's labels, in a namespace with the case's
-//! labels. check-inject's own reason strings are not reproduced; for a case it reports as
-//! blocked by a label, our trace must name that label.
+//! §3), read in place from `../shared/conformance/`: for each case and each
+//! MutatingWebhookConfiguration, whether meshdoctor's API-server webhook matching calls one of
+//! its webhooks for a pod with the case's labels, in a namespace with the case's labels.
+//! check-inject's own reason strings are not reproduced; for a case it reports as blocked by a
+//! label, our trace must name that label.
+//!
+//! Two data sets: Istio 1.24.6 (`istio-1.24.6/check-inject-cases.yaml` and its webhook files)
+//! and the 1.32-dev snapshot (`istio-1.32-dev/check-inject/`, see its NOTICE.md). The 1.32-dev
+//! snapshot ships only the webhook files; its case table is the 1.24.6 one, because
+//! `istioctl/pkg/checkinject/` (code, test and test data) is unchanged between tag 1.24.6 and
+//! commit 86c9f01fd735fb01d8192f5bcaf0d424afb7f14c (`git diff 1.24.6 86c9f01 --
+//! istioctl/pkg/checkinject/` is empty). So the 1.24.6 manifest's cases run against each
+//! snapshot's own webhook files. Each test prints `check-inject <version>: N/11 cases agree`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,10 +30,23 @@ use meshdoctor::trace::{Trace, Tracer};
 use meshdoctor::workload::all_subjects;
 use serde::Deserialize;
 
-const DIR: &str = concat!(
+/// Where the case manifest lives (it names webhook files relative to a data set's folder).
+const CASES_DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/conformance/istio-1.24.6"
 );
+
+/// The data sets: a label and the folder its `check-inject/check-inject/*.yaml` are under.
+const DATA_SETS: [(&str, &str); 2] = [
+    ("istio 1.24.6", CASES_DIR),
+    (
+        "istio 1.32-dev",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/conformance/istio-1.32-dev"
+        ),
+    ),
+];
 
 /// The pod and namespace names check-inject's test uses (they play no part in its analysis).
 const NAME: &str = "test1";
@@ -52,7 +73,7 @@ struct ExpectedResult {
 
 /// `None` (and a printed note) when the conformance data is not next to the repository.
 fn load_cases() -> Option<Vec<Case>> {
-    let path = Path::new(DIR).join("check-inject-cases.yaml");
+    let path = Path::new(CASES_DIR).join("check-inject-cases.yaml");
     let Ok(text) = std::fs::read_to_string(&path) else {
         eprintln!(
             "skipping: {} is not available (the shared conformance data lives next to the repository)",
@@ -65,8 +86,8 @@ fn load_cases() -> Option<Vec<Case>> {
     Some(cases)
 }
 
-fn load_config(file: &str) -> MutatingWebhookConfiguration {
-    let path = Path::new(DIR).join(file);
+fn load_config(dir: &str, file: &str) -> MutatingWebhookConfiguration {
+    let path = Path::new(dir).join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
@@ -130,17 +151,56 @@ fn names_label(trace: &[String], label: &str) -> bool {
         .any(|l| l.contains(key) && (value.is_empty() || l.contains(value)))
 }
 
+/// The data sets whose webhook files are present (a missing one is said, not failed).
+fn data_sets() -> Vec<(&'static str, &'static str)> {
+    DATA_SETS
+        .into_iter()
+        .filter(|(label, dir)| {
+            let present = Path::new(dir).join("check-inject/check-inject").is_dir();
+            if !present {
+                eprintln!("skipping {label}: {dir}/check-inject/check-inject is not available");
+            }
+            present
+        })
+        .collect()
+}
+
+/// Prints and checks one data set's tally: every case must agree.
+fn report(test: &str, label: &str, cases: usize, problems: &[(String, String)]) {
+    let failing: std::collections::BTreeSet<&str> =
+        problems.iter().map(|(case, _)| case.as_str()).collect();
+    let line = format!(
+        "check-inject {label} ({test}): {}/{cases} cases agree",
+        cases - failing.len()
+    );
+    println!("{line}");
+    eprintln!("{line}");
+    let text: Vec<&str> = problems.iter().map(|(_, p)| p.as_str()).collect();
+    assert!(
+        problems.is_empty(),
+        "{label}: {} problems:\n{}",
+        problems.len(),
+        text.join("\n")
+    );
+}
+
 #[test]
 fn admission_matching_agrees_with_check_inject() {
     let Some(cases) = load_cases() else { return };
+    for (label, dir) in data_sets() {
+        admission_matching_for(label, dir, &cases);
+    }
+}
+
+fn admission_matching_for(label: &str, dir: &str, cases: &[Case]) {
     let mut problems = Vec::new();
     let mut checked = 0;
     let mut metadata_label_changed = Vec::new();
-    for case in &cases {
+    for case in cases {
         let configs: Vec<MutatingWebhookConfiguration> = case
             .webhook_configs
             .iter()
-            .map(|f| load_config(f))
+            .map(|f| load_config(dir, f))
             .collect();
         // The API server (≥ 1.21) adds kubernetes.io/metadata.name to every namespace.
         let effective =
@@ -172,23 +232,29 @@ fn admission_matching_agrees_with_check_inject() {
             }
             checked += 1;
             if matched != exp.injected {
-                problems.push(format!(
-                    "{} / {}: matched = {matched}, check-inject says injected = {} ({})\n  {}",
-                    case.name,
-                    exp.name,
-                    exp.injected,
-                    exp.reason,
-                    trace.join("\n  ")
+                problems.push((
+                    case.name.clone(),
+                    format!(
+                        "{} / {}: matched = {matched}, check-inject says injected = {} ({})\n  {}",
+                        case.name,
+                        exp.name,
+                        exp.injected,
+                        exp.reason,
+                        trace.join("\n  ")
+                    ),
                 ));
             }
-            if let Some(label) = blocking_label(&exp.reason)
-                && !names_label(&trace, label)
+            if let Some(blamed) = blocking_label(&exp.reason)
+                && !names_label(&trace, blamed)
             {
-                problems.push(format!(
-                    "{} / {}: check-inject blames {label}, our trace does not name it:\n  {}",
-                    case.name,
-                    exp.name,
-                    trace.join("\n  ")
+                problems.push((
+                    case.name.clone(),
+                    format!(
+                        "{} / {}: check-inject blames {blamed}, our trace does not name it:\n  {}",
+                        case.name,
+                        exp.name,
+                        trace.join("\n  ")
+                    ),
                 ));
             }
         }
@@ -198,13 +264,8 @@ fn admission_matching_agrees_with_check_inject() {
         metadata_label_changed.is_empty(),
         "the metadata.name label changed: {metadata_label_changed:?}"
     );
-    assert_eq!(checked, 33, "11 cases × 3 configurations");
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_eq!(checked, 33, "{label}: 11 cases × 3 configurations");
+    report("admission matching", label, cases.len(), &problems);
 }
 
 /// The same cases through the whole engine (every configuration at once, as in a cluster):
@@ -215,11 +276,17 @@ fn admission_matching_agrees_with_check_inject() {
 #[test]
 fn engine_verdicts_agree_with_check_inject() {
     let Some(cases) = load_cases() else { return };
+    for (label, dir) in data_sets() {
+        engine_verdicts_for(label, dir, &cases);
+    }
+}
+
+fn engine_verdicts_for(label: &str, dir: &str, cases: &[Case]) {
     let mut problems = Vec::new();
-    for case in &cases {
+    for case in cases {
         let mut state = ClusterState::default();
         for file in &case.webhook_configs {
-            let path: PathBuf = Path::new(DIR).join(file);
+            let path: PathBuf = Path::new(dir).join(file);
             load_path(&mut state, &path, &LoadOptions::default())
                 .unwrap_or_else(|e| panic!("{file}: {e}"));
         }
@@ -263,17 +330,23 @@ fn engine_verdicts_agree_with_check_inject() {
         let d = engine.explain(subject);
         let injecting: Vec<&ExpectedResult> = case.expected.iter().filter(|e| e.injected).collect();
         if d.inject == injecting.is_empty() {
-            problems.push(format!(
-                "{}: engine inject = {}, check-inject: {:?}",
-                case.name, d.inject, case.expected
+            problems.push((
+                case.name.clone(),
+                format!(
+                    "{}: engine inject = {}, check-inject: {:?}",
+                    case.name, d.inject, case.expected
+                ),
             ));
         }
         if let ([one], Some(w)) = (injecting.as_slice(), &d.webhook)
             && w.configuration != one.name
         {
-            problems.push(format!(
-                "{}: injected by {w}, check-inject says {}",
-                case.name, one.name
+            problems.push((
+                case.name.clone(),
+                format!(
+                    "{}: injected by {w}, check-inject says {}",
+                    case.name, one.name
+                ),
             ));
         }
         if !d.inject {
@@ -283,23 +356,18 @@ fn engine_verdicts_agree_with_check_inject() {
                 .map(|s| format!("{} {}", s.step, s.detail))
                 .collect();
             for exp in &case.expected {
-                if let Some(label) = blocking_label(&exp.reason)
-                    && !names_label(&text, label)
+                if let Some(blamed) = blocking_label(&exp.reason)
+                    && !names_label(&text, blamed)
                 {
-                    problems.push(format!(
-                        "{}: check-inject blames {label} ({}), the engine's trace does not name it:\n  {}",
+                    problems.push((case.name.clone(), format!(
+                        "{}: check-inject blames {blamed} ({}), the engine's trace does not name it:\n  {}",
                         case.name,
                         exp.name,
                         text.join("\n  ")
-                    ));
+                    )));
                 }
             }
         }
     }
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    report("engine verdicts", label, cases.len(), &problems);
 }

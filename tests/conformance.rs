@@ -13,6 +13,7 @@
 mod conformance;
 
 use conformance::*;
+use meshdoctor::mesh::istio::version::IstioVersion;
 use meshdoctor::render::{KubeInjectOptions, run_kube_inject};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -108,6 +109,7 @@ fn istioctl_kube_inject_cli_cases() {
             .unwrap_or_default();
         let mut opts = KubeInjectOptions {
             env: Some(BTreeMap::new()),
+            istio_version: Some(IstioVersion::new(1, 24)),
             ..Default::default()
         };
         let mut it = args.iter();

@@ -8,7 +8,7 @@ use super::Failure;
 use super::args::{ColorChoice, GlobalArgs, SourceArgs};
 use crate::admission::MetadataNameLabel;
 use crate::engine::EngineOptions;
-use crate::mesh::istio::version::IstioVersion;
+use crate::mesh::istio::version::{IstioVersion, NEWEST_KNOWN};
 use crate::progress::Progress;
 use crate::source::live::{Cluster, ENGINE_KINDS, LiveError, LiveOptions, Plan};
 use crate::source::offline::{LoadOptions, load_paths};
@@ -159,14 +159,26 @@ pub fn kinds_for_checks(
     kinds
 }
 
+/// `--istio-version X.Y`: a version whose rules meshdoctor knows, i.e. up to
+/// [`NEWEST_KNOWN`] (a newer one would silently get older rules).
+fn parse_istio_version(v: &str) -> Result<IstioVersion, Failure> {
+    let version = IstioVersion::parse(v).ok_or_else(|| {
+        Failure::Usage(format!(
+            "--istio-version: \"{v}\" is not a version (expected X.Y, e.g. 1.24)"
+        ))
+    })?;
+    if version > NEWEST_KNOWN {
+        return Err(Failure::Usage(format!(
+            "--istio-version: {version} is newer than the newest Istio meshdoctor knows ({NEWEST_KNOWN}); use {NEWEST_KNOWN} or older"
+        )));
+    }
+    Ok(version)
+}
+
 pub fn engine_options(global: &GlobalArgs) -> Result<EngineOptions, Failure> {
     let istio_version = match &global.istio_version {
         None => None,
-        Some(v) => Some(IstioVersion::parse(v).ok_or_else(|| {
-            Failure::Usage(format!(
-                "--istio-version: \"{v}\" is not a version (expected X.Y, e.g. 1.24)"
-            ))
-        })?),
+        Some(v) => Some(parse_istio_version(v)?),
     };
     Ok(EngineOptions {
         istio_version,
@@ -233,4 +245,27 @@ pub fn engine_options_for(global: &GlobalArgs, loaded: &Loaded) -> Result<Engine
         opts.metadata_name_label = MetadataNameLabel::Absent;
     }
     Ok(opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn istio_version_flag_accepts_up_to_the_newest_known() {
+        assert_eq!(
+            parse_istio_version("1.32").ok(),
+            Some(IstioVersion::new(1, 32))
+        );
+        assert_eq!(
+            parse_istio_version("1.24.6").ok(),
+            Some(IstioVersion::new(1, 24))
+        );
+        let newer = parse_istio_version("1.33").unwrap_err().to_string();
+        assert!(
+            newer.contains("newer than the newest Istio meshdoctor knows (1.32)"),
+            "{newer}"
+        );
+        assert!(parse_istio_version("latest").is_err());
+    }
 }

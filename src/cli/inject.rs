@@ -163,6 +163,7 @@ fn run_istio(
             operator_file: args.operator_file.clone(),
             revision: args.revision.clone(),
             env: None,
+            istio_version: super::common::engine_options(global)?.istio_version,
         };
         run_kube_inject(&opts).map_err(|e| match (&e, &args.inject_config_file) {
             // The manifest and document are named; the template that failed is the config's.

@@ -57,6 +57,8 @@ pub fn injector_for(
         } else {
             settings.revision.clone()
         },
+        // The detected (or `--istio-version`) istiod version picks the version-dependent code paths.
+        istio_version: settings.version.version,
         ..InjectContext::default()
     };
     Ok((injector, ctx))

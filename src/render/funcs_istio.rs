@@ -422,7 +422,77 @@ pub(crate) fn register(t: Template) -> Template {
             want_args("omitNil", a, 1)?;
             Ok(omit_nil(&a[0]))
         })
-        .func("otelResourceAttributes", |_a| Ok(s("")))
+        .func("otelResourceAttributes", otel_resource_attributes)
+}
+
+/// `otelResourceAttributes mesh annotations labels namespace containers` (Istio ≥ 1.30): the
+/// `OTEL_RESOURCE_ATTRIBUTES` value, following OpenTelemetry's Kubernetes service attributes,
+/// when some OpenTelemetry extension provider asks for `OTEL_SEMANTIC_CONVENTIONS`; else "".
+fn otel_resource_attributes(a: &[Value]) -> FnResult {
+    want_args("otelResourceAttributes", a, 5)?;
+    let providers = match a[0].field("ExtensionProviders") {
+        Some(Value::List(l)) => l.as_ref(),
+        _ => &[],
+    };
+    let enabled = providers.iter().any(|p| {
+        p.field("Opentelemetry")
+            .and_then(|o| o.field("ServiceAttributeEnrichment"))
+            .is_some_and(|e| super::gofmt::strval(e) == "OTEL_SEMANTIC_CONVENTIONS")
+    });
+    if !enabled {
+        return Ok(s(""));
+    }
+    let annotations = string_map_arg(&a[1]);
+    let labels = string_map_arg(&a[2]);
+    let namespace = super::gofmt::strval(&a[3]);
+    let containers = match &a[4] {
+        Value::List(l) => l.as_ref(),
+        _ => &[],
+    };
+    let set = |m: &BTreeMap<String, String>, k: &str| m.get(k).filter(|v| !v.is_empty()).cloned();
+    let anno = |k: &str| set(&annotations, &format!("resource.opentelemetry.io/{k}"));
+    let container_field =
+        |c: &Value, f: &str| c.field(f).map(super::gofmt::strval).unwrap_or_default();
+
+    let mut attrs = Vec::new();
+    if let Some(v) = anno("service.namespace") {
+        attrs.push(format!("service.namespace={v}"));
+    } else if !namespace.is_empty() {
+        attrs.push(format!("service.namespace={namespace}"));
+    }
+    let version = anno("service.version")
+        .or_else(|| set(&labels, "app.kubernetes.io/version"))
+        .or_else(|| match containers {
+            // Only a single container's image says which version the workload is.
+            [one] => match image_tag_digest(&container_field(one, "Image")) {
+                ("", "") => None,
+                (tag, "") => Some(tag.to_string()),
+                ("", digest) => Some(digest.to_string()),
+                (tag, digest) => Some(format!("{tag}@{digest}")),
+            },
+            _ => None,
+        });
+    if let Some(v) = version {
+        attrs.push(format!("service.version={v}"));
+    }
+    if let Some(v) = anno("service.instance.id") {
+        attrs.push(format!("service.instance.id={v}"));
+    } else if let Some(first) = containers.first() {
+        // The pod name is not known at injection time; the kubelet substitutes $(POD_NAME).
+        let name = container_field(first, "Name");
+        attrs.push(format!(
+            "service.instance.id={namespace}.$(POD_NAME).{name}"
+        ));
+    }
+    Ok(s(attrs.join(",")))
+}
+
+/// The tag and digest of an image reference `[registry[:port]/]name[:tag][@digest]`.
+fn image_tag_digest(image: &str) -> (&str, &str) {
+    let (rest, digest) = image.split_once('@').unwrap_or((image, ""));
+    let after_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let tag = rest[after_slash..].rsplit_once(':').map_or("", |(_, t)| t);
+    (tag, digest)
 }
 
 /// `durationpb.AsDuration().String()` for a protojson duration such as `"23s"` or `"1.5s"`.
@@ -479,6 +549,58 @@ mod tests {
         );
         assert_eq!(exclude_inbound_port(&s("0"), "4"), "4");
         assert_eq!(exclude_inbound_port(&s("4"), "4,5"), "4,5");
+    }
+
+    #[test]
+    fn image_tags_and_digests() {
+        assert_eq!(image_tag_digest("nginx:1.21"), ("1.21", ""));
+        assert_eq!(image_tag_digest("nginx@sha256:abc"), ("", "sha256:abc"));
+        assert_eq!(
+            image_tag_digest("nginx:1.21@sha256:abc"),
+            ("1.21", "sha256:abc")
+        );
+        assert_eq!(image_tag_digest("registry:5000/nginx:1.21"), ("1.21", ""));
+        assert_eq!(image_tag_digest("registry:5000/nginx"), ("", ""));
+        assert_eq!(image_tag_digest("nginx"), ("", ""));
+    }
+
+    #[test]
+    fn otel_attributes_need_semantic_conventions() {
+        let m = |pairs: Vec<(&str, Value)>| {
+            dict(pairs.into_iter().map(|(k, v)| (Arc::from(k), v)).collect())
+        };
+        let mesh = |enrichment: &str| {
+            m(vec![(
+                "ExtensionProviders",
+                Value::List(
+                    vec![m(vec![(
+                        "Opentelemetry",
+                        m(vec![("ServiceAttributeEnrichment", s(enrichment))]),
+                    )])]
+                    .into(),
+                ),
+            )])
+        };
+        let container = m(vec![("Name", s("app")), ("Image", s("repo/app:2.0"))]);
+        let args = |mesh: Value, annos: Value| {
+            vec![
+                mesh,
+                annos,
+                m(vec![]),
+                s("shop"),
+                Value::List(vec![container.clone()].into()),
+            ]
+        };
+        let out = otel_resource_attributes(&args(mesh("OTEL_SEMANTIC_CONVENTIONS"), m(vec![])));
+        assert_eq!(
+            sprint(&out.unwrap()),
+            "service.namespace=shop,service.version=2.0,service.instance.id=shop.$(POD_NAME).app"
+        );
+        let annos = m(vec![("resource.opentelemetry.io/service.version", s("v9"))]);
+        let out = otel_resource_attributes(&args(mesh("OTEL_SEMANTIC_CONVENTIONS"), annos));
+        assert!(sprint(&out.unwrap()).contains("service.version=v9,"));
+        let out = otel_resource_attributes(&args(mesh("NONE"), m(vec![])));
+        assert_eq!(sprint(&out.unwrap()), "");
     }
 
     #[test]

@@ -22,6 +22,7 @@ use super::smp::strategic_merge_owned;
 use super::template::{CompiledTemplate, SharedResults};
 use super::typed::normalize;
 use super::validate::validate_annotations;
+use crate::mesh::istio::version::{IstioVersion, RenderRules, VersionInfo};
 use gotmpl::Value;
 use serde_json::{Map, Value as Json};
 use std::borrow::Cow;
@@ -50,9 +51,19 @@ pub struct InjectContext {
     /// `runAsUser` equals an app container's loses its `runAsUser`/`runAsGroup`, so the
     /// namespace's UID range applies.
     pub openshift: bool,
+    /// The Istio version whose injector code is emulated ([`RenderRules`]); `None` applies
+    /// the rules of the version assumed when none is known ([`VersionInfo::ASSUMED`]).
+    pub istio_version: Option<IstioVersion>,
 }
 
 impl InjectContext {
+    /// The version-dependent behaviour of this render.
+    pub fn render_rules(&self) -> RenderRules {
+        self.istio_version
+            .unwrap_or(VersionInfo::ASSUMED)
+            .render_rules()
+    }
+
     fn env_var(&self, key: &str) -> String {
         match &self.env {
             Some(m) => m.get(key).cloned().unwrap_or_default(),
@@ -414,7 +425,7 @@ impl Injector {
             proxy_envs.insert("ISTIO_META_NETWORK".into(), network);
         }
 
-        let stripped = reinsert_overrides(&strip_pod(pod, status_port))?;
+        let stripped = reinsert_overrides(&strip_pod(pod, status_port, ctx.render_rules()))?;
         let native_env = ctx.env_var("ENABLE_NATIVE_SIDECARS") == "true";
         let revision = if ctx.revision.is_empty() {
             "default"
@@ -520,8 +531,9 @@ impl Injector {
                 &self.config.injected_annotations
             },
             hold_application: hold,
+            rules: ctx.render_rules(),
         };
-        post_process(&mut merged, &template_pod, &params);
+        post_process(&mut merged, &template_pod, &params)?;
         normalize(&mut merged);
         Ok(merged)
     }

@@ -8,6 +8,7 @@ use super::config::{InjectorConfig, InjectorValues, MeshConfig};
 use super::goyaml::{parse_yaml, to_yaml};
 use super::injector::{DeployMeta, InjectContext, Injector, deploy_meta_from_pod};
 use super::typed::normalize;
+use crate::mesh::istio::version::{IstioVersion, RenderRules};
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -300,7 +301,7 @@ fn inject_object(
             "===> Skipping injection because {kind_prefix}{full_name:?} {reason}\n"
         ));
         normalize(&mut obj);
-        add_typed_extras(&mut obj, &kind);
+        add_typed_extras(&mut obj, &kind, ctx.render_rules());
         return Ok(obj);
     }
 
@@ -313,6 +314,7 @@ fn inject_object(
         compliance_policy: ctx.compliance_policy.clone(),
         request_namespace: String::new(),
         openshift: false,
+        istio_version: ctx.istio_version,
     };
     let mutated = injector
         .inject_kube(&pod, &deploy, &kube_ctx)
@@ -340,13 +342,14 @@ fn inject_object(
         );
     }
     normalize(&mut obj);
-    add_typed_extras(&mut obj, &kind);
+    add_typed_extras(&mut obj, &kind, ctx.render_rules());
     Ok(obj)
 }
 
-/// Fields Go's typed encoding always writes for each kind (`creationTimestamp: null`,
-/// `status: {}`, `strategy: {}`, zero status counters).
-fn add_typed_extras(obj: &mut Json, kind: &str) {
+/// Fields Go's typed encoding always writes for each kind (`creationTimestamp: null` before
+/// Istio 1.28, `status: {}`, `strategy: {}`, zero status counters). From 1.28 on, a null
+/// `creationTimestamp` is not written at all, even when the input has one.
+fn add_typed_extras(obj: &mut Json, kind: &str, rules: RenderRules) {
     fn set_default(obj: &mut Json, ptr: &str, key: &str, v: Json) {
         if let Some(Json::Object(m)) = obj.pointer_mut(ptr) {
             m.entry(key.to_string()).or_insert(v);
@@ -355,26 +358,27 @@ fn add_typed_extras(obj: &mut Json, kind: &str) {
     fn ensure_obj(obj: &mut Json, ptr: &str, key: &str) {
         set_default(obj, ptr, key, Json::Object(Map::new()));
     }
-    ensure_obj(obj, "", "metadata");
-    set_default(obj, "/metadata", "creationTimestamp", Json::Null);
+    // Every ObjectMeta Go re-encodes: the object's, the pod template's, a CronJob's job template's.
     let tp = template_path(kind);
+    let mut metas = vec![("", "/metadata".to_string())];
     if !tp.is_empty() {
-        ensure_obj(obj, tp, "metadata");
-        set_default(
-            obj,
-            &format!("{tp}/metadata"),
-            "creationTimestamp",
-            Json::Null,
-        );
+        metas.push((tp, format!("{tp}/metadata")));
     }
     if kind == "CronJob" {
-        ensure_obj(obj, "/spec/jobTemplate", "metadata");
-        set_default(
-            obj,
-            "/spec/jobTemplate/metadata",
-            "creationTimestamp",
-            Json::Null,
-        );
+        metas.push((
+            "/spec/jobTemplate",
+            "/spec/jobTemplate/metadata".to_string(),
+        ));
+    }
+    for (parent, meta) in &metas {
+        ensure_obj(obj, parent, "metadata");
+        if rules.null_creation_timestamp {
+            set_default(obj, meta, "creationTimestamp", Json::Null);
+        } else if let Some(Json::Object(m)) = obj.pointer_mut(meta)
+            && m.get("creationTimestamp") == Some(&Json::Null)
+        {
+            m.remove("creationTimestamp");
+        }
     }
     let status = match kind {
         "StatefulSet" => json!({"availableReplicas": 0, "replicas": 0}),
@@ -415,6 +419,8 @@ pub struct KubeInjectOptions {
     pub revision: String,
     /// Environment for the templates (`None`: the process environment).
     pub env: Option<BTreeMap<String, String>>,
+    /// The istioctl/istiod version to emulate (`None`: [`InjectContext::istio_version`]'s default).
+    pub istio_version: Option<IstioVersion>,
 }
 
 fn read(path: &Path) -> Result<String, KubeInjectError> {
@@ -481,6 +487,7 @@ pub fn run_kube_inject(opts: &KubeInjectOptions) -> Result<KubeInjectOutput, Kub
     let ctx = InjectContext {
         revision,
         env: opts.env.clone(),
+        istio_version: opts.istio_version,
         ..Default::default()
     };
     kube_inject(&injector, &input, &file.display().to_string(), &ctx)

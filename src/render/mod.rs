@@ -17,6 +17,7 @@ mod injector;
 mod kube_inject;
 mod patch;
 mod postprocess;
+mod prometheus;
 mod smp;
 mod template;
 pub(crate) mod typed;

@@ -4,9 +4,11 @@
 //! the templates (`stripPod`, `reinsertOverrides`) and after (`reapplyOverwrittenContainers`).
 
 use super::RenderError;
+use super::prometheus::{clear_prometheus, prometheus_merge, prometheus_port};
 use super::smp::strategic_merge;
 use super::typed::{go_order, go_order_container, normalize};
 use super::validate::parse_go_bool;
+use crate::mesh::istio::version::RenderRules;
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
 
@@ -86,7 +88,7 @@ fn name_of(c: &Json) -> &str {
 }
 
 /// The object at `path` (created, or replaced when not an object).
-fn ensure_map<'a>(pod: &'a mut Json, path: &[&str]) -> &'a mut Map<String, Json> {
+pub(crate) fn ensure_map<'a>(pod: &'a mut Json, path: &[&str]) -> &'a mut Map<String, Json> {
     if !pod.is_object() {
         *pod = Json::Object(Map::new());
     }
@@ -112,7 +114,7 @@ fn ensure_map_fallback() -> &'static mut Map<String, Json> {
 
 /// `stripPod`: on a previously injected pod, drop the injected containers, the Prometheus
 /// annotations Istio set, and the status annotation.
-pub(crate) fn strip_pod(pod: &Json, status_port: i64) -> Json {
+pub(crate) fn strip_pod(pod: &Json, status_port: i64, rules: RenderRules) -> Json {
     let Some(status) = parse_status(pod) else {
         return pod.clone();
     };
@@ -125,7 +127,7 @@ pub(crate) fn strip_pod(pod: &Json, status_port: i64) -> Json {
     }
     let target = status_port.to_string();
     if prometheus_port(&out).as_deref() == Some(target.as_str()) {
-        clear_prometheus(&mut out);
+        clear_prometheus(&mut out, rules);
     }
     if let Some(a) = out
         .pointer_mut("/metadata/annotations")
@@ -189,7 +191,12 @@ fn find_in_pod(pod: &Json, name: &str) -> Option<Json> {
 fn apply_container(target: &Json, container: &Json, field: &str) -> Result<Json, RenderError> {
     let mut c = container.clone();
     normalize_container(&mut c);
-    let overlay = json!({"spec": {field: [c]}});
+    let mut overlay = json!({"spec": {field: [c]}});
+    if field == "initContainers" {
+        // `applyInitContainer` sends an empty (not null) `containers`, which leaves the
+        // containers alone but creates `containers: []` on a pod that has none left.
+        overlay["spec"]["containers"] = json!([]);
+    }
     let mut merged = strategic_merge(target, &overlay).map_err(RenderError::Merge)?;
     normalize(&mut merged);
     Ok(merged)
@@ -217,20 +224,35 @@ pub(crate) fn reapply_overwritten(
     let mut out = final_pod;
     let mut over_cs = Vec::new();
     let mut over_ics = Vec::new();
-    for (field, existing, over) in [
-        ("containers", &existing_cs, &mut over_cs),
-        ("initContainers", &existing_ics, &mut over_ics),
+    // Each list is checked against its own list of the previous status. A template init
+    // container is looked up in the whole original pod (so an old-style `istio-proxy` in
+    // `containers` is kept as a customization of the native sidecar), a template container
+    // only among the original containers.
+    for (field, existing, injected, over) in [
+        ("containers", &existing_cs, &status.containers, &mut over_cs),
+        (
+            "initContainers",
+            &existing_ics,
+            &status.init_containers,
+            &mut over_ics,
+        ),
     ] {
         for c in list(template_pod, field) {
             let name = name_of(c);
-            if status.containers.iter().any(|n| n == name) {
+            if injected.iter().any(|n| n == name) {
                 continue;
             }
             let found = existing
                 .iter()
                 .find(|x| name_of(x) == name)
                 .cloned()
-                .or_else(|| find_in_pod(original, name));
+                .or_else(|| match field {
+                    "containers" => list(original, field)
+                        .iter()
+                        .find(|x| name_of(x) == name)
+                        .cloned(),
+                    _ => find_in_pod(original, name),
+                });
             let Some(mut overlay) = found else { continue };
             if overlay.get("image").and_then(Json::as_str) == Some("auto")
                 && let Some(o) = overlay.as_object_mut()
@@ -311,40 +333,7 @@ fn adjust_init_user(pod: &mut Json, original: &Json, tproxy: bool) {
 }
 
 /// Sanitised annotation key as Prometheus label name.
-fn sanitize(k: &str) -> String {
-    k.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-fn prometheus_port(pod: &Json) -> Option<String> {
-    annotations(pod)
-        .iter()
-        .find(|(k, _)| sanitize(k) == "prometheus_io_port")
-        .and_then(|(_, v)| v.as_str().map(str::to_string))
-}
-
-fn clear_prometheus(pod: &mut Json) {
-    if let Some(a) = pod
-        .pointer_mut("/metadata/annotations")
-        .and_then(Json::as_object_mut)
-    {
-        a.retain(|k, _| {
-            !matches!(
-                sanitize(k).as_str(),
-                "prometheus_io_scrape" | "prometheus_io_port" | "prometheus_io_path"
-            )
-        });
-    }
-}
-
-fn find_sidecar_mut(pod: &mut Json) -> Option<&mut Json> {
+pub(crate) fn find_sidecar_mut(pod: &mut Json) -> Option<&mut Json> {
     let in_containers = list(pod, "containers").iter().any(|c| name_of(c) == PROXY);
     let field = if in_containers {
         "containers"
@@ -356,7 +345,7 @@ fn find_sidecar_mut(pod: &mut Json) -> Option<&mut Json> {
         .find(|c| name_of(c) == PROXY)
 }
 
-fn push_env(c: &mut Json, name: &str, value: String) {
+pub(crate) fn push_env(c: &mut Json, name: &str, value: String) {
     let Some(obj) = c.as_object_mut() else { return };
     let env = obj.entry("env").or_insert_with(|| Json::Array(Vec::new()));
     if let Json::Array(a) = env {
@@ -373,17 +362,23 @@ pub(crate) struct PostParams<'a> {
     pub revision: &'a str,
     pub injected_annotations: &'a BTreeMap<String, String>,
     pub hold_application: bool,
+    pub rules: RenderRules,
 }
 
 /// `postProcessPod`.
-pub(crate) fn post_process(pod: &mut Json, template_pod: &Json, p: &PostParams<'_>) {
+pub(crate) fn post_process(
+    pod: &mut Json,
+    template_pod: &Json,
+    p: &PostParams<'_>,
+) -> Result<(), RenderError> {
     ensure_map(pod, &["metadata", "annotations"]);
     ensure_map(pod, &["metadata", "labels"]);
     overwrite_cluster_info(pod, p.proxy_envs);
-    prometheus_merge(pod, p);
+    prometheus_merge(pod, p.mesh, p.status_port, p.rules)?;
     rewrite_probes(pod, p);
     apply_metadata(pod, template_pod, p);
     reorder(pod, p.hold_application);
+    Ok(())
 }
 
 fn overwrite_cluster_info(pod: &mut Json, envs: &BTreeMap<String, String>) {
@@ -399,60 +394,6 @@ fn overwrite_cluster_info(pod: &mut Json, envs: &BTreeMap<String, String>) {
     for (k, v) in envs {
         push_env(c, k, v.clone());
     }
-}
-
-fn prometheus_merge(pod: &mut Json, p: &PostParams<'_>) {
-    let annos = annotations(pod);
-    let scrape = annos
-        .iter()
-        .filter(|(k, _)| sanitize(k) == "prometheus_io_scrape")
-        .find_map(|(_, v)| v.as_str().and_then(parse_go_bool))
-        .unwrap_or(true);
-    if !scrape {
-        return;
-    }
-    let enabled = match annos
-        .get("prometheus.istio.io/merge-metrics")
-        .and_then(Json::as_str)
-        .and_then(parse_go_bool)
-    {
-        Some(b) => b,
-        None => p
-            .mesh
-            .get("enablePrometheusMerge")
-            .and_then(Json::as_bool)
-            .unwrap_or(true),
-    };
-    if !enabled {
-        return;
-    }
-    let target = p.status_port.to_string();
-    if prometheus_port(pod).as_deref() == Some(target.as_str()) {
-        return;
-    }
-    let mut cfg: Option<[String; 3]> = None;
-    for (k, v) in &annos {
-        let idx = match sanitize(k).as_str() {
-            "prometheus_io_scrape" => 0,
-            "prometheus_io_path" => 1,
-            "prometheus_io_port" => 2,
-            _ => continue,
-        };
-        let c = cfg.get_or_insert_with(Default::default);
-        c[idx] = v.as_str().unwrap_or("").to_string();
-    }
-    if let Some([scrape, path, port]) = cfg
-        && let Some(sidecar) = find_sidecar_mut(pod)
-    {
-        let text = serde_json::to_string(&json!({"scrape": scrape, "path": path, "port": port}))
-            .unwrap_or_default();
-        push_env(sidecar, "ISTIO_PROMETHEUS_ANNOTATIONS", text);
-    }
-    clear_prometheus(pod);
-    let a = ensure_map(pod, &["metadata", "annotations"]);
-    a.insert("prometheus.io/scrape".into(), json!("true"));
-    a.insert("prometheus.io/port".into(), Json::String(target));
-    a.insert("prometheus.io/path".into(), json!("/stats/prometheus"));
 }
 
 fn port_map(c: &Json) -> BTreeMap<String, i64> {
@@ -545,6 +486,18 @@ fn rewrite_probes(pod: &mut Json, p: &PostParams<'_>) {
                 probers.insert(format!("/app-health/{name}/{suffix}"), pr);
             }
         }
+        if p.rules.rewrite_lifecycle_hooks {
+            for (hook, suffix) in LIFECYCLE_HOOKS {
+                let handler = c.get("lifecycle").and_then(|l| l.get(hook));
+                if let Some(pr) = internal_prober(
+                    handler.filter(|h| h.get("grpc").is_none()),
+                    &ports,
+                    p.status_port,
+                ) {
+                    probers.insert(format!("/app-lifecycle/{name}/{suffix}"), pr);
+                }
+            }
+        }
     }
     if !probers.is_empty() {
         let text = serde_json::to_string(&probers).unwrap_or_default();
@@ -614,7 +567,27 @@ fn rewrite_probes(pod: &mut Json, p: &PostParams<'_>) {
                     rewrite_one(probe, &url, status_port);
                 }
             }
+            if !p.rules.rewrite_lifecycle_hooks {
+                continue;
+            }
+            for (hook, suffix) in LIFECYCLE_HOOKS {
+                let url = format!("/app-lifecycle/{name}/{suffix}");
+                if let Some(handler) = c.get_mut("lifecycle").and_then(|l| l.get_mut(hook)) {
+                    rewrite_hook(handler, &url, status_port);
+                }
+            }
         }
+    }
+}
+
+/// The lifecycle hooks the agent takes over (Istio ≥ 1.25), with their URL suffixes.
+const LIFECYCLE_HOOKS: [(&str, &str); 2] = [("preStop", "prestopz"), ("postStart", "poststartz")];
+
+/// `convertAppLifecycleHandler`: like a probe, but only HTTP and TCP handlers (exec and
+/// sleep hooks stay with the kubelet).
+fn rewrite_hook(handler: &mut Json, url: &str, status_port: i64) {
+    if handler.get("httpGet").is_some() || handler.get("tcpSocket").is_some() {
+        rewrite_one(handler, url, status_port);
     }
 }
 

@@ -85,7 +85,9 @@ fn normalize_in(v: &mut Json, key: &str) {
                 let drop = match child {
                     Json::Null => true,
                     Json::String(s) => s.is_empty(),
-                    Json::Array(a) => a.is_empty(),
+                    // `PodSpec.containers` has no omitempty: an emptied list (the only
+                    // container moved to initContainers as a native sidecar) stays `[]`.
+                    Json::Array(a) => a.is_empty() && k != "containers",
                     Json::Object(o) => o.is_empty() && is_free_form_map(k),
                     Json::Number(n) => is_omitempty_int(k) && n.as_f64() == Some(0.0),
                     Json::Bool(b) => !*b && is_omitempty_bool(k),

@@ -2,6 +2,7 @@
 //! semantic comparison, and the kube-inject and webhook paths of Istio's `TestInjection`.
 #![allow(dead_code)]
 
+use meshdoctor::mesh::istio::version::IstioVersion;
 use meshdoctor::render::{
     InjectContext, Injector, InjectorConfig, InjectorValues, MeshConfig, kube_inject,
 };
@@ -130,6 +131,8 @@ pub struct Settings {
     pub values: InjectorValues,
     pub config_text: String,
     pub env: BTreeMap<String, String>,
+    /// The Istio version whose injector is emulated (the data set's).
+    pub istio_version: IstioVersion,
 }
 
 impl Settings {
@@ -162,6 +165,7 @@ pub fn settings(dir: &Path, case: &Json) -> Result<Settings, String> {
         values,
         config_text: read(dir, s(case, "template"))?,
         env,
+        istio_version: IstioVersion::new(1, 24),
     })
 }
 
@@ -174,6 +178,7 @@ pub fn kube_inject_path(dir: &Path, case: &Json, st: &Settings) -> Result<bool, 
     let ctx = InjectContext {
         env: Some(st.env.clone()),
         compliance_policy: st.compliance_policy(),
+        istio_version: Some(st.istio_version),
         ..Default::default()
     };
     let result = kube_inject(&injector, &input, s(case, "input"), &ctx);
@@ -368,6 +373,7 @@ pub fn webhook_path(dir: &Path, case: &Json, st: &Settings) -> Result<(), String
             request_namespace: ns.clone(),
             compliance_policy: st.compliance_policy(),
             openshift,
+            istio_version: Some(st.istio_version),
             ..Default::default()
         };
         let mut got = if webhook_injects(&pod) {

@@ -259,12 +259,23 @@ fn detect_version(
             }
         }
     }
+    if let Some(found) = chart_label_version(state, revision, namespace, &deploy_name, service) {
+        return found;
+    }
     if let Some(tag) = values_tag
         && let Some(v) = IstioVersion::parse(tag)
     {
         return VersionInfo {
             version: Some(v),
             source: format!("global.tag \"{tag}\" in the injector values"),
+        };
+    }
+    if let Some(v) = IstioVersion::from_revision_name(revision) {
+        return VersionInfo {
+            version: Some(v),
+            source: format!(
+                "the revision's name \"{revision}\" (a naming convention; use --istio-version if it is not the version istiod runs)"
+            ),
         };
     }
     VersionInfo {
@@ -274,6 +285,62 @@ fn detect_version(
             VersionInfo::ASSUMED
         ),
     }
+}
+
+/// The version Helm's (or the operator's) labels name on the revision's objects: its istiod
+/// Deployment, its injector ConfigMap, its MutatingWebhookConfigurations. Used when no image
+/// tag says it (`latest`, a digest).
+fn chart_label_version(
+    state: &ClusterState,
+    revision: &str,
+    namespace: &str,
+    deploy_name: &str,
+    service: Option<&str>,
+) -> Option<VersionInfo> {
+    let found = |labels: Option<&BTreeMap<String, String>>, what: String| {
+        let (v, key) = IstioVersion::from_chart_labels(labels?)?;
+        let value = labels?.get(key)?;
+        Some(VersionInfo {
+            version: Some(v),
+            source: format!("label {key}={value} of {what}"),
+        })
+    };
+    let deployments = std::iter::once(deploy_name).chain(service.filter(|s| *s != deploy_name));
+    for name in deployments {
+        if let Some(d) = state.deployments.get(Some(namespace), name)
+            && let Some(v) = found(
+                d.obj.metadata.labels.as_ref(),
+                format!("deployment {namespace}/{name} ({})", d.origin),
+            )
+        {
+            return Some(v);
+        }
+    }
+    let cm_name = match revision {
+        "default" => "istio-sidecar-injector".to_owned(),
+        rev => format!("istio-sidecar-injector-{rev}"),
+    };
+    if let Some(cm) = state.configmaps.get(Some(namespace), &cm_name)
+        && let Some(v) = found(
+            cm.obj.metadata.labels.as_ref(),
+            format!("configmap {namespace}/{cm_name} ({})", cm.origin),
+        )
+    {
+        return Some(v);
+    }
+    state.mutating_webhooks.iter().find_map(|cfg| {
+        let labels = cfg.obj.metadata.labels.as_ref();
+        let rev = labels.and_then(|l| l.get(REV_LABEL)).map(String::as_str);
+        // A tag's configuration carries its target revision's labels too.
+        if rev != Some(revision) {
+            return None;
+        }
+        let name = cfg.obj.metadata.name.as_deref().unwrap_or("");
+        found(
+            labels,
+            format!("mutatingwebhookconfiguration {name} ({})", cfg.origin),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -325,5 +392,77 @@ spec:
             "{}",
             settings.version.source
         );
+    }
+
+    /// An image tagged `latest` says nothing; Helm's labels do, unless they are a dev
+    /// build's placeholder. A revision named `1-30` is the last resort.
+    #[test]
+    fn version_from_chart_labels_and_revision_name() {
+        let deployment = |rev: &str, chart: &str| {
+            let name = if rev == "default" {
+                "istiod".to_owned()
+            } else {
+                format!("istiod-{rev}")
+            };
+            format!(
+                r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: istio-system
+  labels: {{app: istiod, istio.io/rev: {rev}, helm.sh/chart: "{chart}"}}
+spec:
+  selector: {{matchLabels: {{app: istiod}}}}
+  template:
+    metadata: {{labels: {{app: istiod}}}}
+    spec:
+      containers:
+      - {{name: discovery, image: "registry.example/pilot:latest"}}
+"#
+            )
+        };
+        let configmap = |rev: &str| {
+            let name = match rev {
+                "default" => "istio-sidecar-injector".to_owned(),
+                rev => format!("istio-sidecar-injector-{rev}"),
+            };
+            format!(
+                r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: {name}, namespace: istio-system}}
+data: {{config: "policy: enabled", values: "{{}}"}}
+"#
+            )
+        };
+        let text = [
+            deployment("default", "istiod-1.28.1"),
+            configmap("default"),
+            deployment("1-30", "istiod-1.0.0"),
+            configmap("1-30"),
+            deployment("canary", "istiod-1.0.0"),
+            configmap("canary"),
+        ]
+        .join("---");
+        let mut state = ClusterState::default();
+        load_text(&mut state, "t.yaml", &text, &LoadOptions::default()).unwrap();
+        let install = IstioInstall::discover(&state, None);
+        let v = |rev: &str| install.settings_for_revision(rev).unwrap().version.clone();
+        assert_eq!(v("default").version, Some(IstioVersion::new(1, 28)));
+        assert!(
+            v("default")
+                .source
+                .starts_with("label helm.sh/chart=istiod-1.28.1 of deployment istio-system/istiod"),
+            "{}",
+            v("default").source
+        );
+        assert_eq!(v("1-30").version, Some(IstioVersion::new(1, 30)));
+        assert!(
+            v("1-30").source.contains("revision's name"),
+            "{}",
+            v("1-30").source
+        );
+        assert_eq!(v("canary").version, None);
     }
 }

@@ -11,7 +11,15 @@ pub struct IstioVersion {
     pub minor: u32,
 }
 
+/// The newest Istio line meshdoctor has conformance data for (1.32-dev); `--istio-version`
+/// accepts versions up to it.
+pub const NEWEST_KNOWN: IstioVersion = IstioVersion::new(1, 32);
+
 impl IstioVersion {
+    pub const fn new(major: u32, minor: u32) -> IstioVersion {
+        IstioVersion { major, minor }
+    }
+
     /// Parses `1.24`, `1.24.6`, `1.24.6-distroless`, `v1.20.0` or an image reference ending in
     /// such a tag (`docker.io/istio/pilot:1.24.6`). Returns `None` for anything else (`latest`,
     /// a digest): an unknown version is reported, never guessed.
@@ -25,6 +33,46 @@ impl IstioVersion {
         let major = parts.next()?.parse().ok()?;
         let minor = parts.next()?.parse().ok()?;
         Some(IstioVersion { major, minor })
+    }
+
+    /// The version a Helm-installed object's labels name, with the label it came from:
+    /// `app.kubernetes.io/version`, `helm.sh/chart` (`istiod-1.28.0`), or the operator's
+    /// `operator.istio.io/version`. Charts built from an unreleased tree carry the placeholder
+    /// `1.0.0`; no Istio older than 1.5 shipped these charts, so such versions are ignored.
+    pub fn from_chart_labels(
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Option<(IstioVersion, &'static str)> {
+        const KEYS: [&str; 3] = [
+            "app.kubernetes.io/version",
+            "helm.sh/chart",
+            "operator.istio.io/version",
+        ];
+        KEYS.iter().find_map(|&key| {
+            let value = labels.get(key)?;
+            let version = if key == "helm.sh/chart" {
+                // `<chart name>-<version>`; the name may itself contain dashes.
+                let at = value
+                    .char_indices()
+                    .find(|&(i, c)| {
+                        c == '-' && value[i + 1..].starts_with(|d: char| d.is_ascii_digit())
+                    })?
+                    .0;
+                IstioVersion::parse(&value[at + 1..])?
+            } else {
+                IstioVersion::parse(value)?
+            };
+            version.at_least(1, 5).then_some((version, key))
+        })
+    }
+
+    /// A revision named after its version (`1-28`, `1-28-0`, the convention of Istio's
+    /// canary-upgrade docs). Only a convention: it is the last source consulted.
+    pub fn from_revision_name(revision: &str) -> Option<IstioVersion> {
+        let mut parts = revision.split('-');
+        let major: u32 = parts.next()?.parse().ok()?;
+        let minor: u32 = parts.next()?.parse().ok()?;
+        let rest_is_numeric = parts.all(|p| p.parse::<u32>().is_ok());
+        (major == 1 && rest_is_numeric).then_some(IstioVersion::new(major, minor))
     }
 
     /// The rules `injectRequired` follows in this version.
@@ -66,6 +114,39 @@ impl IstioVersion {
 impl fmt::Display for IstioVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// What the injector does differently by version when it renders a pod (see
+/// `docs/istio-versions.md`). The template itself comes from the cluster's ConfigMap and
+/// carries its own version; these are the parts that live in istiod's and istioctl's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderRules {
+    /// Istio ≥ 1.25: HTTP and TCP `preStop`/`postStart` hooks of app containers are sent to
+    /// the agent (`/app-lifecycle/<container>/prestopz|poststartz` on the status port) and
+    /// listed in `ISTIO_KUBE_APP_PROBERS`, like probes.
+    pub rewrite_lifecycle_hooks: bool,
+    /// Istio ≤ 1.27 (Kubernetes libraries < 0.34): `istioctl kube-inject` writes
+    /// `creationTimestamp: null` into every object and pod template it re-encodes.
+    pub null_creation_timestamp: bool,
+    /// Istio ≥ 1.31: the Prometheus merge reads `prometheus.istio.io/scrape-targets`, fails
+    /// injection for a scrape port that is invalid, the agent's or reserved by Istio, and
+    /// sets `prometheus.istio.io/secure-port` from `ENVOY_SECURE_MERGED_METRICS_PORT`.
+    pub prometheus_scrape_targets: bool,
+}
+
+impl IstioVersion {
+    pub const fn render_rules(self) -> RenderRules {
+        RenderRules {
+            rewrite_lifecycle_hooks: self.at_least(1, 25),
+            null_creation_timestamp: !self.at_least(1, 28),
+            prometheus_scrape_targets: self.at_least(1, 31),
+        }
+    }
+
+    /// `self >= major.minor`, usable in constants.
+    pub const fn at_least(self, major: u32, minor: u32) -> bool {
+        self.major > major || (self.major == major && self.minor >= minor)
     }
 }
 
@@ -159,11 +240,7 @@ impl VersionInfo {
 // What meshdoctor knows about Istio releases, for `meshdoctor version` (kept apart from the
 // rules above so that raising support is one edit here).
 
-/// The newest Istio minor whose decision rules meshdoctor has been checked against.
-pub const NEWEST_KNOWN: IstioVersion = IstioVersion {
-    major: 1,
-    minor: 32,
-};
+// The newest one is [`NEWEST_KNOWN`], at the top of this file.
 
 /// The releases the injector render is checked against (tests/conformance*.rs).
 pub const RENDER_CONFORMANCE: [&str; 2] = ["1.24.6", "1.32-dev"];
@@ -231,6 +308,72 @@ mod tests {
         assert_eq!(v(27).rules(), InjectRules::LabelWinsExact);
         assert_eq!(v(8).ignored_namespaces().len(), 2);
         assert_eq!(v(9).ignored_namespaces().len(), 4);
+    }
+
+    #[test]
+    fn versions_from_chart_labels_and_revision_names() {
+        let labels = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        assert_eq!(
+            IstioVersion::from_chart_labels(&labels(&[("helm.sh/chart", "istiod-1.28.2")])),
+            Some((IstioVersion::new(1, 28), "helm.sh/chart"))
+        );
+        assert_eq!(
+            IstioVersion::from_chart_labels(&labels(&[(
+                "helm.sh/chart",
+                "istiod-remote-1.30.0-beta.1"
+            )])),
+            Some((IstioVersion::new(1, 30), "helm.sh/chart"))
+        );
+        assert_eq!(
+            IstioVersion::from_chart_labels(&labels(&[
+                ("app.kubernetes.io/version", "1.29.1"),
+                ("helm.sh/chart", "istiod-1.28.0")
+            ])),
+            Some((IstioVersion::new(1, 29), "app.kubernetes.io/version"))
+        );
+        // An unreleased tree's chart says 1.0.0.
+        assert_eq!(
+            IstioVersion::from_chart_labels(&labels(&[
+                ("app.kubernetes.io/version", "1.0.0"),
+                ("helm.sh/chart", "istiod-1.0.0")
+            ])),
+            None
+        );
+        assert_eq!(
+            IstioVersion::from_chart_labels(&labels(&[(
+                "operator.istio.io/version",
+                "1.16-alpha.91e4"
+            )])),
+            Some((IstioVersion::new(1, 16), "operator.istio.io/version"))
+        );
+        assert_eq!(
+            IstioVersion::from_revision_name("1-28"),
+            Some(IstioVersion::new(1, 28))
+        );
+        assert_eq!(
+            IstioVersion::from_revision_name("1-28-0"),
+            Some(IstioVersion::new(1, 28))
+        );
+        assert_eq!(IstioVersion::from_revision_name("canary"), None);
+        assert_eq!(IstioVersion::from_revision_name("1-28-canary"), None);
+        assert_eq!(IstioVersion::from_revision_name("default"), None);
+    }
+
+    #[test]
+    fn render_rules_change_at_1_25_and_1_28() {
+        let v = |m| IstioVersion::new(1, m).render_rules();
+        assert!(!v(24).rewrite_lifecycle_hooks);
+        assert!(v(25).rewrite_lifecycle_hooks);
+        assert!(v(27).null_creation_timestamp);
+        assert!(!v(28).null_creation_timestamp);
+        assert!(!v(30).prometheus_scrape_targets);
+        assert!(v(31).prometheus_scrape_targets);
+        assert_eq!(NEWEST_KNOWN.to_string(), "1.32");
     }
 
     #[test]
