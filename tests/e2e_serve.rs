@@ -171,7 +171,12 @@ fn query(prometheus: &str, q: &str) -> Vec<f64> {
         prometheus,
         &format!("/api/v1/query?query={}", encode_query(q)),
     );
-    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{q}: {e}: {body}"));
+    // Until its storage is open Prometheus answers `503 Service Unavailable` in plain text:
+    // no values yet, and the caller's wait goes on (it fails with Prometheus's log if it never
+    // gets ready).
+    let Ok(v) = serde_json::from_str::<Value>(&body) else {
+        return Vec::new();
+    };
     v["data"]["result"]
         .as_array()
         .into_iter()
