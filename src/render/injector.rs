@@ -50,6 +50,10 @@ pub struct InjectContext {
     /// `runAsUser` equals an app container's loses its `runAsUser`/`runAsGroup`, so the
     /// namespace's UID range applies.
     pub openshift: bool,
+    /// istiod's native-sidecar decision for this pod before its annotation (the templates'
+    /// `.NativeSidecars`), as `mesh::istio::native` makes it from the cluster; `None` reads
+    /// `ENABLE_NATIVE_SIDECARS` from `env` (only `true` is on, as for kube-inject).
+    pub native_sidecars: Option<bool>,
 }
 
 impl InjectContext {
@@ -415,7 +419,9 @@ impl Injector {
         }
 
         let stripped = reinsert_overrides(&strip_pod(pod, status_port))?;
-        let native_env = ctx.env_var("ENABLE_NATIVE_SIDECARS") == "true";
+        let native_env = ctx
+            .native_sidecars
+            .unwrap_or_else(|| ctx.env_var("ENABLE_NATIVE_SIDECARS") == "true");
         let revision = if ctx.revision.is_empty() {
             "default"
         } else {

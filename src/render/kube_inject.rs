@@ -313,6 +313,7 @@ fn inject_object(
         compliance_policy: ctx.compliance_policy.clone(),
         request_namespace: String::new(),
         openshift: false,
+        native_sidecars: ctx.native_sidecars,
     };
     let mutated = injector
         .inject_kube(&pod, &deploy, &kube_ctx)

@@ -4,4 +4,5 @@
 pub mod config;
 pub mod decide;
 pub mod install;
+pub mod native;
 pub mod version;
