@@ -18,6 +18,7 @@ use crate::admission::{
     compile_configurations_with_origins, effective_namespace_labels,
 };
 use crate::decision::{Decision, Mesh, WebhookRef};
+use crate::mesh::istio::ambient::Enrollment;
 use crate::mesh::istio::config::InjectorSettings;
 use crate::mesh::istio::decide::{INJECT_KEY, PodFacts, inject_required};
 use crate::mesh::istio::install::{IstioInstall, is_istio_injector_webhook};
@@ -227,6 +228,12 @@ impl<'s> Engine<'s> {
             &ns_labels,
             &mut trace,
         );
+        let pod_labels = subject.meta.labels.as_ref().unwrap_or(&NO_LABELS);
+        if let Some(step) =
+            Enrollment::of(&ns_labels, pod_labels).step(&subject.namespace, verdict.inject)
+        {
+            trace.record(|| step);
+        }
         let flip = crate::flip::find_flip(self, subject, &verdict);
         Decision {
             target: subject.target.clone(),
