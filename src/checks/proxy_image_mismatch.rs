@@ -175,18 +175,14 @@ fn image_matches(running: &str, expected: &str) -> bool {
 fn finding(object: ObjectRef, g: Group) -> Finding {
     let kind = object.kind.to_ascii_lowercase();
     let ns = object.namespace.clone().unwrap_or_default();
-    let (first_pod, first_image, _, _) = g
-        .pods
-        .first()
-        .cloned()
-        .unwrap_or_else(|| {
-            (
-                String::new(),
-                String::new(),
-                ProxyLayout::Container,
-                Origin::Derived,
-            )
-        });
+    let (first_pod, first_image, _, _) = g.pods.first().cloned().unwrap_or_else(|| {
+        (
+            String::new(),
+            String::new(),
+            ProxyLayout::Container,
+            Origin::Derived,
+        )
+    });
     let mut evidence = vec![Evidence::new(
         format!(
             "configmap {}: data.values (global.hub, global.proxy.image, global.tag)",

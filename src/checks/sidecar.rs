@@ -386,7 +386,11 @@ pub fn find_proxy<'s>(
     if let Some(c) = spec.containers.iter().find(|c| c.name == name) {
         return Some((c, ProxyLayout::Container));
     }
-    let c = spec.init_containers.iter().flatten().find(|c| c.name == name)?;
+    let c = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .find(|c| c.name == name)?;
     let layout = if c.restart_policy.as_deref() == Some("Always") {
         ProxyLayout::Native
     } else {

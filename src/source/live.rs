@@ -933,10 +933,8 @@ impl Reader<'_> {
                         (Kind::Namespace, Some(ns)) => {
                             self.spawn_get(Request::get(Kind::Namespace, None, ns));
                         }
-                        (k, ns) => self.spawn_list(Request::list(
-                            k,
-                            ns.as_deref().filter(|_| k.namespaced()),
-                        )),
+                        (k, ns) => self
+                            .spawn_list(Request::list(k, ns.as_deref().filter(|_| k.namespaced()))),
                     }
                 }
                 for &k in MESH_ONLY_KINDS.iter().chain(MESH_TOO_KINDS.iter()) {
@@ -1092,6 +1090,27 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_keep_only_name_and_kubelet_version() {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "n1", "labels": {"zone": "a"}, "managedFields": [{}]},
+            "spec": {"podCIDR": "10.0.0.0/24"},
+            "status": {"nodeInfo": {"kubeletVersion": "v1.33.1", "osImage": "linux",
+                "architecture": "amd64", "bootID": "b", "containerRuntimeVersion": "c",
+                "kernelVersion": "k", "kubeProxyVersion": "", "machineID": "m",
+                "operatingSystem": "linux", "systemUUID": "u"},
+                "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}
+        }))
+        .unwrap();
+        let v = serde_json::to_value(node.reduce()).unwrap();
+        assert_eq!(v["metadata"], serde_json::json!({"name": "n1"}));
+        assert!(v.get("spec").is_none());
+        assert_eq!(v["status"]["nodeInfo"]["kubeletVersion"], "v1.33.1");
+        assert_eq!(v["status"]["nodeInfo"]["osImage"], "");
+        assert!(v["status"].get("addresses").is_none());
+    }
 
     fn pem_secret() -> Secret {
         let cert =

@@ -103,7 +103,10 @@ mod tests {
         let none_pod = labels(&[(DATAPLANE_MODE, "none")]);
         let ambient_pod = labels(&[(DATAPLANE_MODE, AMBIENT)]);
         let plain_pod = labels(&[("app", "web")]);
-        assert_eq!(Enrollment::of(&ambient_ns, &plain_pod), Enrollment::ByNamespace);
+        assert_eq!(
+            Enrollment::of(&ambient_ns, &plain_pod),
+            Enrollment::ByNamespace
+        );
         assert_eq!(Enrollment::of(&ambient_ns, &none_pod), Enrollment::OptedOut);
         assert_eq!(Enrollment::of(&plain_ns, &ambient_pod), Enrollment::ByPod);
         assert_eq!(Enrollment::of(&plain_ns, &plain_pod), Enrollment::None);
@@ -115,7 +118,9 @@ mod tests {
 
     #[test]
     fn steps_say_who_carries_the_traffic() {
-        let s = Enrollment::ByNamespace.step("shop", false).map(|s| s.detail);
+        let s = Enrollment::ByNamespace
+            .step("shop", false)
+            .map(|s| s.detail);
         assert!(s.is_some_and(|d| d.contains("ztunnel") && d.contains("no sidecar by design")));
         let s = Enrollment::ByNamespace.step("shop", true).map(|s| s.detail);
         assert!(s.is_some_and(|d| d.contains("also selects")));

@@ -108,7 +108,10 @@ impl NativeSidecars {
             .map(|(rev, s)| (rev.clone(), read_flag(state, s)))
             .collect();
         let nodes = match state.unavailable_reason(Kind::Node) {
-            Some(why) if state.nodes.len() == 0 => Err(why),
+            // A cluster without a single node is not a real observation (a read that found
+            // none, or a state captured without them): assume, and say so, either way.
+            Some(why) if state.nodes.is_empty() => Err(why),
+            None if state.nodes.is_empty() => Err("no nodes in the input".to_owned()),
             _ => Ok(state
                 .nodes
                 .iter()
@@ -157,7 +160,11 @@ impl NativeSidecars {
             None => read_flag(state, settings),
         };
         let (cluster, assumed, why) = match flag.mode {
-            Mode::Enabled => (true, false, format!("{}: native sidecars are on", flag.shown)),
+            Mode::Enabled => (
+                true,
+                false,
+                format!("{}: native sidecars are on", flag.shown),
+            ),
             Mode::Disabled => (
                 false,
                 false,
@@ -216,7 +223,10 @@ impl NativeSidecars {
         let old = |n: &NodeFacts| n.minor.is_none_or(|m| m < MIN_KUBELET_MINOR);
         let show = |n: &NodeFacts| {
             if n.minor.is_none() {
-                format!("node {} reports kubelet version {:?}, which does not parse", n.name, n.version)
+                format!(
+                    "node {} reports kubelet version {:?}, which does not parse",
+                    n.name, n.version
+                )
             } else {
                 format!("node {} runs kubelet {}", n.name, n.version)
             }
@@ -255,7 +265,9 @@ impl NativeSidecars {
             None if nodes.is_empty() => (
                 true,
                 false,
-                format!("{shown}: the input's Node list is empty, and istiod then turns native sidecars on"),
+                format!(
+                    "{shown}: the input's Node list is empty, and istiod then turns native sidecars on"
+                ),
             ),
             None => (
                 true,
@@ -459,7 +471,9 @@ mod tests {
     use crate::mesh::istio::version::VersionInfo;
     use crate::origin::Origin;
     use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-    use k8s_openapi::api::core::v1::{Container, Node, NodeStatus, NodeSystemInfo, PodTemplateSpec};
+    use k8s_openapi::api::core::v1::{
+        Container, Node, NodeStatus, NodeSystemInfo, PodTemplateSpec,
+    };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     fn v(minor: u32) -> IstioVersion {
@@ -594,10 +608,10 @@ mod tests {
         assert!(decide(&new, 32, None, None).native);
         let garbled = state(None, Some(&[("a", "v1.33.0"), ("b", "unknown")]));
         assert!(!decide(&garbled, 32, None, None).native);
-        // An empty list that was read: on.
+        // An empty list that was read: on (as istiod decides), but said to be assumed.
         let empty = state(None, Some(&[]));
         let d = decide(&empty, 32, None, None);
-        assert!(d.native && !d.assumed);
+        assert!(d.native && d.assumed);
     }
 
     #[test]
