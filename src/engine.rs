@@ -18,9 +18,11 @@ use crate::admission::{
     compile_configurations_with_origins, effective_namespace_labels,
 };
 use crate::decision::{Decision, Mesh, WebhookRef};
+use crate::mesh::istio::ambient::Enrollment;
 use crate::mesh::istio::config::InjectorSettings;
 use crate::mesh::istio::decide::{INJECT_KEY, PodFacts, inject_required};
 use crate::mesh::istio::install::{IstioInstall, is_istio_injector_webhook};
+use crate::mesh::istio::native::NativeSidecars;
 use crate::mesh::istio::version::{IstioVersion, VersionInfo};
 use crate::state::ClusterState;
 use crate::trace::{NoTrace, Step, StepResult, Trace, Tracer};
@@ -63,6 +65,8 @@ pub struct Engine<'s> {
     pub roles: Vec<WebhookRole>,
     pub compile_errors: Vec<CompileError>,
     pub istio: IstioInstall,
+    /// Each Istio revision's native-sidecar flag and the Nodes' kubelet versions.
+    pub native: NativeSidecars,
     /// Effective labels per known namespace.
     namespace_labels: HashMap<String, BTreeMap<String, String>>,
     options: EngineOptions,
@@ -145,6 +149,7 @@ impl<'s> Engine<'s> {
             .collect();
         let needs_object_json = webhooks.iter().any(|w| !w.match_conditions.is_empty());
         let istio = IstioInstall::discover(state, options.istio_version);
+        let native = NativeSidecars::new(state, &istio);
         // Linkerd reads its install settings from linkerd-config in the control-plane
         // namespace, which is where its webhook's Service lives.
         let linkerd_settings = webhooks
@@ -168,6 +173,7 @@ impl<'s> Engine<'s> {
             roles,
             compile_errors,
             istio,
+            native,
             namespace_labels,
             options,
             needs_object_json,
@@ -222,6 +228,12 @@ impl<'s> Engine<'s> {
             &ns_labels,
             &mut trace,
         );
+        let pod_labels = subject.meta.labels.as_ref().unwrap_or(&NO_LABELS);
+        if let Some(step) =
+            Enrollment::of(&ns_labels, pod_labels).step(&subject.namespace, verdict.inject)
+        {
+            trace.record(|| step);
+        }
         let flip = crate::flip::find_flip(self, subject, &verdict);
         Decision {
             target: subject.target.clone(),
@@ -457,6 +469,14 @@ impl<'s> Engine<'s> {
                     )
                 });
                 let v = inject_required(&facts, &settings, tracer);
+                if v.inject {
+                    tracer.record(|| {
+                        let node = spec.and_then(|s| s.node_name.as_deref());
+                        self.native
+                            .decide(self.state, &settings, node, facts.annotations)
+                            .step()
+                    });
+                }
                 verdict(v.inject, Mesh::Istio, v.decisive)
             }
             Some(WebhookRole::Linkerd) => {

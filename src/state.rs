@@ -8,7 +8,7 @@ use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Event, LimitRange, Namespace, Pod, ResourceQuota, Secret, Service,
+    ConfigMap, Endpoints, Event, LimitRange, Namespace, Node, Pod, ResourceQuota, Secret, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -238,10 +238,12 @@ pub enum Kind {
     NetworkPolicy,
     ResourceQuota,
     LimitRange,
+    /// Nodes, reduced to name and kubelet version: Istio's native-sidecar `auto` mode reads them.
+    Node,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Namespace,
         Kind::Pod,
         Kind::Deployment,
@@ -260,6 +262,7 @@ impl Kind {
         Kind::NetworkPolicy,
         Kind::ResourceQuota,
         Kind::LimitRange,
+        Kind::Node,
     ];
 
     /// The Kubernetes `kind` string.
@@ -283,6 +286,7 @@ impl Kind {
             Kind::NetworkPolicy => "NetworkPolicy",
             Kind::ResourceQuota => "ResourceQuota",
             Kind::LimitRange => "LimitRange",
+            Kind::Node => "Node",
         }
     }
 
@@ -297,7 +301,8 @@ impl Kind {
             | Kind::Endpoints
             | Kind::Event
             | Kind::ResourceQuota
-            | Kind::LimitRange => &["v1"],
+            | Kind::LimitRange
+            | Kind::Node => &["v1"],
             Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet | Kind::ReplicaSet => {
                 &["apps/v1"]
             }
@@ -310,7 +315,10 @@ impl Kind {
 
     /// Whether objects of this kind live in a namespace.
     pub fn namespaced(self) -> bool {
-        !matches!(self, Kind::Namespace | Kind::MutatingWebhookConfiguration)
+        !matches!(
+            self,
+            Kind::Namespace | Kind::MutatingWebhookConfiguration | Kind::Node
+        )
     }
 
     /// Parses a kind as users type it (`pod`, `pods`, `po`, `deploy`, `Deployment`, ...).
@@ -338,6 +346,7 @@ impl Kind {
             "networkpolicy" | "networkpolicies" | "netpol" => Kind::NetworkPolicy,
             "resourcequota" | "resourcequotas" | "quota" => Kind::ResourceQuota,
             "limitrange" | "limitranges" | "limits" => Kind::LimitRange,
+            "node" | "nodes" | "no" => Kind::Node,
             _ => return None,
         })
     }
@@ -371,6 +380,7 @@ pub struct ClusterState {
     pub network_policies: Store<NetworkPolicy>,
     pub resource_quotas: Store<ResourceQuota>,
     pub limit_ranges: Store<LimitRange>,
+    pub nodes: Store<Node>,
     /// Objects of kinds meshdoctor does not model, kept aside.
     pub unknown: Vec<Object<UnknownObject>>,
     /// Kinds that were read (offline: kinds present or loaded from a complete snapshot; live: kinds
@@ -415,6 +425,7 @@ impl ClusterState {
         self.network_policies.sort();
         self.resource_quotas.sort();
         self.limit_ranges.sort();
+        self.nodes.sort();
     }
 
     /// Marks a kind as read (offline: the input was meant to contain it).
@@ -439,6 +450,7 @@ impl ClusterState {
             Kind::NetworkPolicy => self.network_policies.reserve(additional),
             Kind::ResourceQuota => self.resource_quotas.reserve(additional),
             Kind::LimitRange => self.limit_ranges.reserve(additional),
+            Kind::Node => self.nodes.reserve(additional),
         }
     }
 

@@ -10,7 +10,8 @@ use crate::origin::Origin;
 use crate::state::ClusterState;
 
 use super::sidecar::{
-    ISTIO_INIT, ISTIO_VALIDATION, LINKERD_INIT, LINKERD_VALIDATOR, restart_command,
+    ISTIO_INIT, ISTIO_PROXY, ISTIO_VALIDATION, LINKERD_INIT, LINKERD_PROXY, LINKERD_VALIDATOR,
+    ProxyLayout, find_proxy, restart_command,
 };
 
 pub struct InitContainerFailing;
@@ -33,13 +34,19 @@ impl Check for InitContainerFailing {
                 .as_ref()
                 .and_then(|s| s.init_container_statuses.as_ref());
             for st in statuses.into_iter().flatten() {
-                if ![
-                    ISTIO_INIT,
-                    ISTIO_VALIDATION,
-                    LINKERD_INIT,
-                    LINKERD_VALIDATOR,
-                ]
-                .contains(&st.name.as_str())
+                // A native sidecar proxy is an init container too: while it crash-loops, the
+                // later init containers and the app never start.
+                let native_proxy = [ISTIO_PROXY, LINKERD_PROXY].contains(&st.name.as_str())
+                    && find_proxy(pod.spec.as_ref(), &st.name)
+                        .is_some_and(|(_, l)| l == ProxyLayout::Native);
+                if !native_proxy
+                    && ![
+                        ISTIO_INIT,
+                        ISTIO_VALIDATION,
+                        LINKERD_INIT,
+                        LINKERD_VALIDATOR,
+                    ]
+                    .contains(&st.name.as_str())
                 {
                     continue;
                 }
@@ -93,6 +100,10 @@ fn diagnose(name: &str, message: &str) -> (&'static str, Fix) {
         || m.contains("operation not permitted")
         || m.contains("can't initialize iptables");
     match name {
+        ISTIO_PROXY | LINKERD_PROXY => (
+            "the proxy runs as a native sidecar (an init container with restartPolicy: Always) and keeps crashing, so the later init containers and the app containers never start",
+            Fix::ProxyLogs,
+        ),
         ISTIO_VALIDATION => (
             "the istio-cni node plugin did not set up the pod's traffic redirection (istio-cni not installed or not ready on this node)",
             Fix::IstioCni,
@@ -121,6 +132,8 @@ fn diagnose(name: &str, message: &str) -> (&'static str, Fix) {
 }
 
 enum Fix {
+    /// Read the crashing proxy's own log.
+    ProxyLogs,
     IstioCni,
     LinkerdCni,
     IstioUseCni,
@@ -153,7 +166,11 @@ fn finding(
     let mut evidence = vec![Evidence::new(
         format!("status.initContainerStatuses[name={}].state", st.name),
         f.state.clone(),
-        "terminated: Completed (exit code 0)",
+        if matches!(fix, Fix::ProxyLogs) {
+            "running (a native sidecar keeps running)"
+        } else {
+            "terminated: Completed (exit code 0)"
+        },
         origin,
     )];
     if let Some(s) = &last_summary {
@@ -201,6 +218,10 @@ fn finding(
         .unwrap_or("<node>");
     let retry = format!("kubectl -n {ns} delete pod {name}");
     let fix_text = match fix {
+        Fix::ProxyLogs => format!(
+            "kubectl -n {ns} logs {name} -c {} --previous   # the proxy's own error (bootstrap, certificates, istiod/destination reachability), then {retry}",
+            st.name
+        ),
         Fix::IstioCni => {
             let ds = cni_daemonset(state, "istio-cni-node")
                 .unwrap_or_else(|| ("istio-system".to_owned(), "istio-cni-node".to_owned()));

@@ -14,6 +14,7 @@ mod ignore_annotation_invalid;
 mod init_container_failing;
 mod inject_value_invalid;
 mod injection_failed_events;
+mod namespace_ambient_and_sidecar;
 mod namespace_label_conflict;
 mod namespace_not_selected;
 mod pod_missing_sidecar;
@@ -59,6 +60,7 @@ pub fn builtin() -> Vec<Box<dyn Check>> {
         Box::new(pod_missing_sidecar::PodMissingSidecar),
         Box::new(webhooks_overlap::WebhooksOverlap),
         Box::new(namespace_label_conflict::NamespaceLabelConflict),
+        Box::new(namespace_ambient_and_sidecar::NamespaceAmbientAndSidecar),
         Box::new(revision_missing::RevisionMissing),
         Box::new(injection_failed_events::InjectionFailedEvents),
         Box::new(pod_security_blocks_sidecar::PodSecurityBlocksSidecar),

@@ -9,6 +9,7 @@ use crate::admission::FailurePolicy;
 use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, Skip};
 use crate::decision::Mesh;
 use crate::engine::Verdict;
+use crate::mesh::istio::ambient::Enrollment;
 use crate::workload::PodSubject;
 
 use super::support::{Owner, controlling_workload, name_list, required_meshes, shell_quote};
@@ -35,6 +36,11 @@ impl Check for PodMissingSidecar {
                 Some(Mesh::Linkerd) => "linkerd-proxy",
                 None => continue,
             };
+            // An ambient pod has no sidecar by design (ztunnel carries its traffic); a
+            // namespace that asks for both is `namespace-ambient-and-sidecar`'s finding.
+            if verdict.mesh == Some(Mesh::Istio) && is_ambient(ctx, subject) {
+                continue;
+            }
             let Some(spec) = subject.spec else { continue };
             let names: Vec<&str> = spec
                 .init_containers
@@ -141,6 +147,16 @@ struct Missing<'a> {
     verdict: &'a Verdict,
     proxy: &'static str,
     containers: String,
+}
+
+fn is_ambient(ctx: &CheckContext<'_>, subject: &PodSubject<'_>) -> bool {
+    static NONE: BTreeMap<String, String> = BTreeMap::new();
+    let ns = ctx
+        .engine
+        .namespace_labels(&subject.namespace)
+        .unwrap_or(&NONE);
+    let pod = subject.meta.labels.as_ref().unwrap_or(&NONE);
+    Enrollment::of(ns, pod).is_ambient()
 }
 
 /// A pod that is still meant to run: not finished and not being deleted.

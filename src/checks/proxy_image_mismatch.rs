@@ -15,7 +15,9 @@ use crate::check::{Check, CheckContext, Evidence, Finding, ObjectRef, Severity, 
 use crate::mesh::istio::config::InjectorSettings;
 use crate::origin::Origin;
 
-use super::sidecar::{ISTIO_PROXY, istio_values, restart_command, restart_target};
+use super::sidecar::{
+    ISTIO_PROXY, ProxyLayout, find_proxy, istio_values, restart_command, restart_target,
+};
 
 pub struct ProxyImageMismatch;
 
@@ -43,13 +45,10 @@ impl Check for ProxyImageMismatch {
             if annotations.is_some_and(|a| a.contains_key("sidecar.istio.io/proxyImage")) {
                 continue;
             }
-            let Some(running) = pod.spec.as_ref().and_then(|s| {
-                s.containers
-                    .iter()
-                    .chain(s.init_containers.iter().flatten())
-                    .find(|c| c.name == ISTIO_PROXY)
-                    .and_then(|c| c.image.clone())
-            }) else {
+            // A native sidecar is an init container; the image is compared all the same.
+            let Some((running, layout)) = find_proxy(pod.spec.as_ref(), ISTIO_PROXY)
+                .and_then(|(c, layout)| Some((c.image.clone()?, layout)))
+            else {
                 continue;
             };
             // `image: auto` is a gateway that was never injected: another problem.
@@ -90,7 +89,7 @@ impl Check for ProxyImageMismatch {
                 fix: restart_command(ctx.state, pod),
                 pods: Vec::new(),
             });
-            g.pods.push((name, running, p.origin.clone()));
+            g.pods.push((name, running, layout, p.origin.clone()));
         }
         if compared == 0 && !uncomputable.is_empty() {
             return Err(Skip(format!(
@@ -111,7 +110,7 @@ struct Group {
     settings_origin: Origin,
     configmap: String,
     fix: String,
-    pods: Vec<(String, String, Origin)>,
+    pods: Vec<(String, String, ProxyLayout, Origin)>,
 }
 
 /// The revision that injected a pod: its `istio.io/rev` annotation (the injector writes it) or
@@ -176,11 +175,14 @@ fn image_matches(running: &str, expected: &str) -> bool {
 fn finding(object: ObjectRef, g: Group) -> Finding {
     let kind = object.kind.to_ascii_lowercase();
     let ns = object.namespace.clone().unwrap_or_default();
-    let (first_pod, first_image, _) = g
-        .pods
-        .first()
-        .cloned()
-        .unwrap_or_else(|| (String::new(), String::new(), Origin::Derived));
+    let (first_pod, first_image, _, _) = g.pods.first().cloned().unwrap_or_else(|| {
+        (
+            String::new(),
+            String::new(),
+            ProxyLayout::Container,
+            Origin::Derived,
+        )
+    });
     let mut evidence = vec![Evidence::new(
         format!(
             "configmap {}: data.values (global.hub, global.proxy.image, global.tag)",
@@ -190,9 +192,9 @@ fn finding(object: ObjectRef, g: Group) -> Finding {
         g.expected.clone(),
         &g.settings_origin,
     )];
-    for (pod, image, origin) in g.pods.iter().take(5) {
+    for (pod, image, layout, origin) in g.pods.iter().take(5) {
         evidence.push(Evidence::new(
-            format!("pod {pod}: spec.containers[name=istio-proxy].image"),
+            format!("pod {pod}: {}.image", layout.field(ISTIO_PROXY)),
             image.clone(),
             g.expected.clone(),
             origin,

@@ -146,10 +146,20 @@ impl Check for QuotaBlocksSidecar {
                     .filter_map(|(k, v)| Some((k.as_str(), parse_quantity(v)?))),
                 &container_items,
             );
+            // The app's own native sidecars (init containers with restartPolicy: Always) run
+            // for the pod's life and count with its containers, as an injected native
+            // istio-proxy does: the pod's requests are their sum.
             let app: Vec<Effective> = subject
                 .spec
                 .iter()
-                .flat_map(|s| s.containers.iter())
+                .flat_map(|s| {
+                    s.containers.iter().chain(
+                        s.init_containers
+                            .iter()
+                            .flatten()
+                            .filter(|c| c.restart_policy.as_deref() == Some("Always")),
+                    )
+                })
                 .map(|c| container_effective(c, &container_items))
                 .collect();
 

@@ -352,6 +352,53 @@ pub fn linkerd_cni(state: &ClusterState) -> bool {
         .unwrap_or(false)
 }
 
+/// How a pod carries a proxy container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyLayout {
+    /// Among `spec.containers` (the classic sidecar).
+    Container,
+    /// Among `spec.initContainers` with `restartPolicy: Always`: a native sidecar, which starts
+    /// before the later init containers and runs for the pod's life.
+    Native,
+    /// Among `spec.initContainers` without `restartPolicy: Always`: it would have to exit
+    /// before the app starts (a cluster without native sidecar support runs it this way).
+    InitOnly,
+}
+
+impl ProxyLayout {
+    /// The spec field that holds the container, for evidence.
+    pub fn field(self, name: &str) -> String {
+        match self {
+            ProxyLayout::Container => format!("spec.containers[name={name}]"),
+            ProxyLayout::Native | ProxyLayout::InitOnly => {
+                format!("spec.initContainers[name={name}]")
+            }
+        }
+    }
+}
+
+/// The proxy container `name` (`istio-proxy`, `linkerd-proxy`) of a pod spec and its layout.
+pub fn find_proxy<'s>(
+    spec: Option<&'s PodSpec>,
+    name: &str,
+) -> Option<(&'s k8s_openapi::api::core::v1::Container, ProxyLayout)> {
+    let spec = spec?;
+    if let Some(c) = spec.containers.iter().find(|c| c.name == name) {
+        return Some((c, ProxyLayout::Container));
+    }
+    let c = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .find(|c| c.name == name)?;
+    let layout = if c.restart_policy.as_deref() == Some("Always") {
+        ProxyLayout::Native
+    } else {
+        ProxyLayout::InitOnly
+    };
+    Some((c, layout))
+}
+
 /// Whether a pod spec already carries a mesh proxy.
 pub fn has_proxy(spec: Option<&PodSpec>) -> bool {
     spec.is_some_and(|s| {

@@ -253,6 +253,18 @@ pub(crate) fn render_prediction(
     };
     let (injector, mut ctx) = injector_for(engine.state, settings).map_err(|e| in_configmap(&e))?;
     ctx.request_namespace = namespace.to_owned();
+    // The layout istiod picks from its flag and the Nodes, as the trace's native-sidecar step
+    // says; the pod's own annotation is applied by the injector.
+    static NO_ANNOTATIONS: std::collections::BTreeMap<String, String> =
+        std::collections::BTreeMap::new();
+    let node = subject.spec.and_then(|s| s.node_name.as_deref());
+    let annotations = subject.meta.annotations.as_ref().unwrap_or(&NO_ANNOTATIONS);
+    ctx.native_sidecars = Some(
+        engine
+            .native
+            .decide(engine.state, settings, node, annotations)
+            .cluster,
+    );
     injector.inject_pod(pod, &ctx).map_err(|e| in_configmap(&e))
 }
 

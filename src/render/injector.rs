@@ -54,6 +54,10 @@ pub struct InjectContext {
     /// The Istio version whose injector code is emulated ([`RenderRules`]); `None` applies
     /// the rules of the version assumed when none is known ([`VersionInfo::ASSUMED`]).
     pub istio_version: Option<IstioVersion>,
+    /// istiod's native-sidecar decision for this pod before its annotation (the templates'
+    /// `.NativeSidecars`), as `mesh::istio::native` makes it from the cluster; `None` reads
+    /// `ENABLE_NATIVE_SIDECARS` from `env` (only `true` is on, as for kube-inject).
+    pub native_sidecars: Option<bool>,
 }
 
 impl InjectContext {
@@ -426,7 +430,9 @@ impl Injector {
         }
 
         let stripped = reinsert_overrides(&strip_pod(pod, status_port, ctx.render_rules()))?;
-        let native_env = ctx.env_var("ENABLE_NATIVE_SIDECARS") == "true";
+        let native_env = ctx
+            .native_sidecars
+            .unwrap_or_else(|| ctx.env_var("ENABLE_NATIVE_SIDECARS") == "true");
         let revision = if ctx.revision.is_empty() {
             "default"
         } else {

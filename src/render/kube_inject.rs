@@ -315,6 +315,7 @@ fn inject_object(
         request_namespace: String::new(),
         openshift: false,
         istio_version: ctx.istio_version,
+        native_sidecars: ctx.native_sidecars,
     };
     let mutated = injector
         .inject_kube(&pod, &deploy, &kube_ctx)

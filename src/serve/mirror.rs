@@ -13,7 +13,7 @@ use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Event, LimitRange, Namespace, Pod, ResourceQuota, Secret, Service,
+    ConfigMap, Endpoints, Event, LimitRange, Namespace, Node, Pod, ResourceQuota, Secret, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -137,6 +137,7 @@ any_object! {
     NetworkPolicy => NetworkPolicy, network_policies;
     ResourceQuota => ResourceQuota, resource_quotas;
     LimitRange => LimitRange, limit_ranges;
+    Node => Node, nodes;
 }
 
 /// What one watch reported.
@@ -226,6 +227,14 @@ impl Mirror {
     /// Applies one change and records what it makes stale.
     pub fn apply(&mut self, change: Change) {
         match change {
+            // Nodes arrive reduced to name and kubelet version; a status heartbeat leaves that
+            // unchanged and must not re-evaluate the cluster.
+            Change::Apply(AnyObject::Node(n))
+                if self
+                    .state
+                    .nodes
+                    .get(None, n.metadata.name.as_deref().unwrap_or(""))
+                    .is_some_and(|old| old.obj == n) => {}
             Change::Apply(o) => {
                 self.touch(&o);
                 o.insert_into(&mut self.state);

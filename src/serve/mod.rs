@@ -19,7 +19,7 @@ use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Event, LimitRange, Namespace, Pod, ResourceQuota, Secret, Service,
+    ConfigMap, Endpoints, Event, LimitRange, Namespace, Node, Pod, ResourceQuota, Secret, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -286,6 +286,7 @@ impl Monitor {
             Kind::NetworkPolicy => all!(NetworkPolicy),
             Kind::ResourceQuota => all!(ResourceQuota),
             Kind::LimitRange => all!(LimitRange),
+            Kind::Node => all!(Node),
         }
     }
 }

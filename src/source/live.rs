@@ -29,7 +29,7 @@ use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Event, LimitRange, Namespace, Pod, ResourceQuota, Secret, Service,
+    ConfigMap, Endpoints, Event, LimitRange, Namespace, Node, Pod, ResourceQuota, Secret, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -118,8 +118,9 @@ pub enum Plan {
 }
 
 /// The kinds the engine reads for any decision: namespaces (labels), webhook configurations,
-/// injector ConfigMaps, pods and their workloads, and istiod's Deployment (its version).
-pub const ENGINE_KINDS: [Kind; 10] = [
+/// injector ConfigMaps, pods and their workloads, istiod's Deployment (its version and its
+/// `ENABLE_NATIVE_SIDECARS`) and the Nodes (their kubelet versions decide native sidecars).
+pub const ENGINE_KINDS: [Kind; 11] = [
     Kind::Namespace,
     Kind::MutatingWebhookConfiguration,
     Kind::ConfigMap,
@@ -130,6 +131,7 @@ pub const ENGINE_KINDS: [Kind; 10] = [
     Kind::ReplicaSet,
     Kind::Job,
     Kind::CronJob,
+    Kind::Node,
 ];
 
 /// Kinds read only in the mesh namespaces, never cluster-wide: a cluster's Secrets are none of
@@ -709,6 +711,7 @@ kinds! {
     NetworkPolicy => NetworkPolicy, network_policies;
     ResourceQuota => ResourceQuota, resource_quotas;
     LimitRange => LimitRange, limit_ranges;
+    Node => Node, nodes;
 }
 
 /// What is dropped from each object as its page arrives: `managedFields` (never needed, often
@@ -743,6 +746,38 @@ keep_as_is!(
     ResourceQuota,
     LimitRange
 );
+
+impl Reduce for Node {
+    fn reduce(self) -> Self {
+        kubelet_only(self)
+    }
+}
+
+/// A Node with only its name and `status.nodeInfo.kubeletVersion`: all that Istio's
+/// native-sidecar detection reads. The rest (addresses, images, conditions, labels) is large,
+/// changes with every heartbeat and is none of meshdoctor's business.
+pub fn kubelet_only(n: Node) -> Node {
+    use k8s_openapi::api::core::v1::{NodeStatus, NodeSystemInfo};
+    let kubelet_version = n
+        .status
+        .and_then(|s| s.node_info)
+        .map(|i| i.kubelet_version)
+        .unwrap_or_default();
+    Node {
+        metadata: ObjectMeta {
+            name: n.metadata.name,
+            ..ObjectMeta::default()
+        },
+        spec: None,
+        status: Some(NodeStatus {
+            node_info: Some(NodeSystemInfo {
+                kubelet_version,
+                ..NodeSystemInfo::default()
+            }),
+            ..NodeStatus::default()
+        }),
+    }
+}
 
 impl Reduce for Secret {
     fn reduce(mut self) -> Self {
@@ -852,6 +887,10 @@ impl Reader<'_> {
                 for k in [Kind::Namespace, *kind, Kind::ConfigMap] {
                     self.availability.entry(k).or_default();
                 }
+                // Nodes are optional: without them the native-sidecar layout is assumed, and
+                // the trace says so.
+                self.availability.entry(Kind::Node).or_default();
+                self.spawn_list(Request::list(Kind::Node, None));
             }
             Plan::Scan { namespace, kinds } => {
                 scope = namespace.clone();
@@ -864,7 +903,8 @@ impl Reader<'_> {
                         (Kind::Namespace, Some(ns)) => {
                             self.spawn_get(Request::get(Kind::Namespace, None, ns));
                         }
-                        (k, ns) => self.spawn_list(Request::list(k, ns.as_deref())),
+                        (k, ns) => self
+                            .spawn_list(Request::list(k, ns.as_deref().filter(|_| k.namespaced()))),
                     }
                 }
                 for &k in MESH_ONLY_KINDS.iter().chain(MESH_TOO_KINDS.iter()) {
@@ -1020,6 +1060,27 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_keep_only_name_and_kubelet_version() {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "n1", "labels": {"zone": "a"}, "managedFields": [{}]},
+            "spec": {"podCIDR": "10.0.0.0/24"},
+            "status": {"nodeInfo": {"kubeletVersion": "v1.33.1", "osImage": "linux",
+                "architecture": "amd64", "bootID": "b", "containerRuntimeVersion": "c",
+                "kernelVersion": "k", "kubeProxyVersion": "", "machineID": "m",
+                "operatingSystem": "linux", "systemUUID": "u"},
+                "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}
+        }))
+        .unwrap();
+        let v = serde_json::to_value(node.reduce()).unwrap();
+        assert_eq!(v["metadata"], serde_json::json!({"name": "n1"}));
+        assert!(v.get("spec").is_none());
+        assert_eq!(v["status"]["nodeInfo"]["kubeletVersion"], "v1.33.1");
+        assert_eq!(v["status"]["nodeInfo"]["osImage"], "");
+        assert!(v["status"].get("addresses").is_none());
+    }
 
     fn pem_secret() -> Secret {
         let cert =

@@ -831,6 +831,7 @@ impl Loader<'_> {
                 .resource_quotas
                 .insert(typed(v).map_err(typed_err)?, origin),
             Kind::LimitRange => s.limit_ranges.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::Node => s.nodes.insert(typed(v).map_err(typed_err)?, origin),
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::live::public_secret;
+use super::live::{kubelet_only, public_secret};
 use crate::check::unavailable::UnreadInput;
 use crate::mesh::istio::install::{
     DEFAULT_NAMESPACE as ISTIO_NAMESPACE, is_istio_injector_webhook,
@@ -80,6 +80,9 @@ pub fn document(state: &ClusterState, scope: Option<&str>) -> Value {
     push!(network_policies);
     push!(resource_quotas);
     push!(limit_ranges);
+    for o in state.nodes.iter() {
+        items.push(item(&kubelet_only(o.obj.clone())));
+    }
 
     let mut loaded: Vec<&str> = Vec::new();
     let mut unavailable: BTreeMap<&str, &str> = BTreeMap::new();

@@ -16,7 +16,7 @@ use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Event, LimitRange, Namespace, Pod, ResourceQuota, Secret, Service,
+    ConfigMap, Endpoints, Event, LimitRange, Namespace, Node, Pod, ResourceQuota, Secret, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -97,6 +97,7 @@ typed_objects! {
     NetworkPolicy(NetworkPolicy) => network_policies,
     ResourceQuota(ResourceQuota) => resource_quotas,
     LimitRange(LimitRange) => limit_ranges,
+    Node(Node) => nodes,
 }
 
 /// What the fast path made of one item.

@@ -63,7 +63,7 @@ const fn res(
 }
 
 /// Everything the server serves (the kinds meshdoctor reads).
-pub const RESOURCES: [Resource; 18] = [
+pub const RESOURCES: [Resource; 19] = [
     res("", "v1", "Namespace", "namespaces", false, &["ns"]),
     res("", "v1", "Pod", "pods", true, &["po"]),
     res("", "v1", "ConfigMap", "configmaps", true, &["cm"]),
@@ -80,6 +80,7 @@ pub const RESOURCES: [Resource; 18] = [
         &["quota"],
     ),
     res("", "v1", "LimitRange", "limitranges", true, &["limits"]),
+    res("", "v1", "Node", "nodes", false, &["no"]),
     res("apps", "v1", "Deployment", "deployments", true, &["deploy"]),
     res("apps", "v1", "StatefulSet", "statefulsets", true, &["sts"]),
     res("apps", "v1", "DaemonSet", "daemonsets", true, &["ds"]),
