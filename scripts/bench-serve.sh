@@ -105,8 +105,8 @@ reflect_ms() {
   until [ "$(evaluations)" -gt "$before" ]; do sleep 0.02; done
   echo $(( $(now_ms) - t0 ))
 }
-ns=$(kubectl get ns -o name | grep app- | head -n1 | cut -d/ -f2)
-pod=$(kubectl get pods -n "$ns" -o name | head -n1)
+ns=$(kubectl get ns -o name | grep app- | sed -n 1p | cut -d/ -f2)
+pod=$(kubectl get pods -n "$ns" -o name | sed -n 1p)
 label_ms=$(reflect_ms kubectl label namespace "$ns" bench.meshdoctor/changed=1 --overwrite)
 annotate_ms=$(reflect_ms kubectl annotate -n "$ns" "$pod" sidecar.istio.io/inject=false --overwrite)
 

@@ -54,7 +54,7 @@ PY
     mv -f "$BIN_DIR/$tool.tmp" "$BIN_DIR/$tool"
   done
   tools_work || die "the unpacked helm or kubectl does not run on this machine"
-  say "$("$BIN_DIR/helm" version --short), kubectl $("$BIN_DIR/kubectl" version --client | head -1)"
+  say "$("$BIN_DIR/helm" version --short), kubectl $("$BIN_DIR/kubectl" version --client | sed -n 1p)"
 fi
 
 printf '%s\n' "$BIN_DIR"

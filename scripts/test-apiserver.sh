@@ -152,7 +152,7 @@ cmd_build() {
     die "apt-get source kubernetes failed"
   fi
   local src
-  src=$(find "$work" -maxdepth 1 -type d -name "kubernetes-*$KUBE_VERSION" | head -n 1)
+  src=$(find "$work" -maxdepth 1 -type d -name "kubernetes-*$KUBE_VERSION" | sed -n 1p)
   [[ -n $src && -d $src/cmd/kube-apiserver ]] ||
     die "apt-get source kubernetes gave no kubernetes-*$KUBE_VERSION tree in $work"
 
