@@ -2,24 +2,35 @@
 
 use super::Failure;
 use super::args::{CheckArgs, CheckFormat, FailOn, GlobalArgs};
+use super::common::{Detail, load_state_with};
 use crate::check::{RunOptions, Severity, run_checks};
 use crate::engine::Engine;
 use crate::report;
 
 pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
     // Built-in and user-defined checks; live mode lists the kinds all of them read.
-    let checks = crate::check::user::catalog(&super::config::check_sources(
-        args.checks_dir.as_deref(),
-        args.config.as_deref(),
-    )?)
-    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let sources = super::config::check_sources(args.checks_dir.as_deref(), args.config.as_deref())?;
+    let checks =
+        crate::check::user::catalog(&sources).map_err(|e| Failure::Usage(e.to_string()))?;
     let wants = super::common::Wants::Kinds {
         kinds: super::common::kinds_for_checks(&checks, &args.only, &args.skip),
         all_namespaces: args.all_namespaces,
     };
     let mut timings = crate::timings::Timings::from_env();
     let progress = super::common::progress_allowed(global, args.output != CheckFormat::Table);
-    let loaded = super::common::load_state(&args.source, wants, progress)?;
+    // The built-in checks read a known part of each object, so the rest is dropped as it is
+    // read (`source::slim`); a user check's CEL may read any field, so it gets them all.
+    let detail = if sources.is_empty() {
+        Detail::ChecksOnly
+    } else {
+        Detail::Full
+    };
+    let mut loaded = load_state_with(&args.source, wants.clone(), progress, detail)?;
+    if detail == Detail::ChecksOnly && has_match_conditions(&loaded.state) {
+        // A webhook's matchConditions are CEL over the whole pod: decide on whole pods. Rare
+        // (neither mesh installs them), so reading twice is cheaper than always reading all.
+        loaded = load_state_with(&args.source, wants, progress, Detail::Full)?;
+    }
     timings.phase("load");
     let options = super::common::engine_options_for(global, &loaded)?;
     let state = loaded.state;
@@ -59,6 +70,17 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
         (Some(t), Some(w)) if w >= t => Err(Failure::Findings),
         _ => Ok(()),
     }
+}
+
+/// Whether any webhook selects with `matchConditions`.
+fn has_match_conditions(state: &crate::state::ClusterState) -> bool {
+    state.mutating_webhooks.iter().any(|c| {
+        c.obj
+            .webhooks
+            .iter()
+            .flatten()
+            .any(|w| w.match_conditions.as_ref().is_some_and(|m| !m.is_empty()))
+    })
 }
 
 /// The current time, for certificate expiry. `MESHDOCTOR_NOW` (seconds since the epoch) pins

@@ -42,11 +42,31 @@ pub fn progress_allowed(global: &GlobalArgs, machine_output: bool) -> bool {
     crate::progress::Context::detect(global.no_progress, machine_output).allows()
 }
 
+/// How much of each object a command keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Every field: the command renders, prints or evaluates whole objects.
+    Full,
+    /// What the built-in checks and the verdicts read (`source::slim`): `check`.
+    ChecksOnly,
+}
+
 /// Reads the state from `--from` files, or from the cluster when there are none, with a
 /// progress line when `progress` allows one ([`progress_allowed`]).
 pub fn load_state(source: &SourceArgs, wants: Wants, progress: bool) -> Result<Loaded, Failure> {
+    load_state_with(source, wants, progress, Detail::Full)
+}
+
+/// [`load_state`], keeping only the `detail` a command needs.
+pub fn load_state_with(
+    source: &SourceArgs,
+    wants: Wants,
+    progress: bool,
+    detail: Detail,
+) -> Result<Loaded, Failure> {
+    let slim = detail == Detail::ChecksOnly;
     if source.from.is_empty() {
-        return load_live(source, wants, progress);
+        return load_live(source, wants, progress, slim);
     }
     let namespace = source
         .namespace
@@ -55,6 +75,7 @@ pub fn load_state(source: &SourceArgs, wants: Wants, progress: bool) -> Result<L
     let opts = LoadOptions {
         default_namespace: namespace.clone(),
         progress: Progress::new(progress, "loading"),
+        slim,
         ..LoadOptions::default()
     };
     let state = load_paths(&source.from, &opts);
@@ -67,12 +88,18 @@ pub fn load_state(source: &SourceArgs, wants: Wants, progress: bool) -> Result<L
 }
 
 /// The live path. The tokio runtime exists only here: offline commands never start one.
-fn load_live(source: &SourceArgs, wants: Wants, progress: bool) -> Result<Loaded, Failure> {
+fn load_live(
+    source: &SourceArgs,
+    wants: Wants,
+    progress: bool,
+    slim: bool,
+) -> Result<Loaded, Failure> {
     let opts = LiveOptions {
         kubeconfig: source.kubeconfig.clone(),
         context: source.context.clone(),
         request_timeout: source.request_timeout.filter(|d| !d.is_zero()),
         progress,
+        slim,
         ..LiveOptions::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -39,6 +39,7 @@ use kube::api::{GetParams, ListParams};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::slim::Slim;
 use crate::check::unavailable::UnreadInput;
 use crate::mesh::istio::install::{
     DEFAULT_NAMESPACE as ISTIO_NAMESPACE, is_istio_injector_webhook,
@@ -68,6 +69,9 @@ pub struct LiveOptions {
     /// Retries after a 429 or 5xx answer, with exponential back-off from `backoff`.
     pub retries: u32,
     pub backoff: Duration,
+    /// Drop from each listed object, as its page arrives, the fields no check or verdict reads
+    /// ([`super::slim`]); `check` sets it.
+    pub slim: bool,
 }
 
 impl Default for LiveOptions {
@@ -80,6 +84,7 @@ impl Default for LiveOptions {
             page_size: 500,
             retries: 4,
             backoff: Duration::from_millis(200),
+            slim: false,
         }
     }
 }
@@ -323,9 +328,10 @@ impl Cluster {
     /// One LIST, paged; restarts once from the beginning when the continue token expires.
     async fn list<T>(&self, req: &Request, progress: &Progress) -> Result<Vec<T>, Fault>
     where
-        T: Resource<DynamicType = ()> + DeserializeOwned + Reduce + Send + 'static,
+        T: Resource<DynamicType = ()> + DeserializeOwned + Reduce + Slim + Send + 'static,
     {
         let path = T::url_path(&(), req.namespace.as_deref());
+        let slim = self.opts.slim;
         let mut restarted = false;
         'restart: loop {
             let mut items: Vec<T> = Vec::new();
@@ -354,7 +360,13 @@ impl Cluster {
                         progress.add(page.items.len());
                         // Reduced page by page: a Secret's private key does not outlive the
                         // page that carried it.
-                        items.extend(page.items.into_iter().map(Reduce::reduce));
+                        items.extend(page.items.into_iter().map(|o| {
+                            let mut o = o.reduce();
+                            if slim {
+                                o.slim();
+                            }
+                            o
+                        }));
                         match page.metadata.continue_ {
                             Some(c) if !c.is_empty() => token = Some(c),
                             _ => return Ok(items),

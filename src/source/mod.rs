@@ -5,6 +5,7 @@ pub mod live;
 mod mapped;
 pub mod offline;
 pub mod positions;
+pub mod slim;
 pub mod snapshot;
 mod typed;
 mod yamllist;

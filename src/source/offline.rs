@@ -22,6 +22,7 @@ use serde_json::value::RawValue;
 
 use super::InputError;
 use super::positions::{self, Node, NodeKind};
+use super::slim::Slim;
 use crate::origin::Origin;
 use crate::state::{ClusterState, Kind, UnknownObject};
 
@@ -37,6 +38,9 @@ pub struct LoadOptions {
     pub lenient_string_maps: bool,
     /// Counts the objects typed, for the progress line of a long load.
     pub progress: crate::progress::Progress,
+    /// Drop, as each object is typed, the fields no check or verdict reads
+    /// ([`super::slim`]): `check` sets it; commands that render or print objects do not.
+    pub slim: bool,
 }
 
 impl Default for LoadOptions {
@@ -45,6 +49,7 @@ impl Default for LoadOptions {
             default_namespace: "default".to_owned(),
             lenient_string_maps: false,
             progress: crate::progress::Progress::default(),
+            slim: false,
         }
     }
 }
@@ -381,6 +386,14 @@ impl Loader<'_> {
         format!("{}:{line}", self.path)
     }
 
+    /// How the fast paths type list items for this load.
+    fn typing(&self) -> super::typed::Typing<'_> {
+        super::typed::Typing {
+            default_namespace: &self.opts.default_namespace,
+            slim: self.opts.slim && self.sink.is_none(),
+        }
+    }
+
     fn load_json(&mut self, text: &str) -> Result<(), InputError> {
         let mut timings = crate::timings::Timings::from_env();
         let trimmed = text.trim_start();
@@ -428,7 +441,7 @@ impl Loader<'_> {
             }
             return Ok(());
         }
-        let parsed = super::typed::parse_items(text, items, &self.opts.default_namespace);
+        let parsed = super::typed::parse_items(text, items, self.typing());
         timings.phase("load: typed items");
         self.reserve(parsed.iter().filter_map(|(p, _)| match p {
             super::typed::Parsed::Typed(obj) => Some(obj.kind()),
@@ -541,8 +554,7 @@ impl Loader<'_> {
             return Ok(false);
         }
         timings.phase("load: split items");
-        let Some(parsed) = super::yamllist::parse_items(&list.items, &self.opts.default_namespace)
-        else {
+        let Some(parsed) = super::yamllist::parse_items(&list.items, self.typing()) else {
             return Ok(false);
         };
         timings.phase("load: typed items");
@@ -802,36 +814,58 @@ impl Loader<'_> {
         let at = self.at(line);
         let typed_err = |e: TypedError| InputError::new(at.clone(), format!("{label}: {e}"));
         self.opts.progress.add(1);
+        // Cluster state only: manifests are read for what they say, field by field.
+        let slim = self.opts.slim && self.sink.is_none();
         let s = &mut *self.state;
         s.mark_loaded(kind);
         match kind {
-            Kind::Namespace => s.namespaces.insert(typed(v).map_err(typed_err)?, origin),
-            Kind::Pod => s.pods.insert(typed(v).map_err(typed_err)?, origin),
-            Kind::Deployment => s.deployments.insert(typed(v).map_err(typed_err)?, origin),
-            Kind::StatefulSet => s.statefulsets.insert(typed(v).map_err(typed_err)?, origin),
-            Kind::DaemonSet => s.daemonsets.insert(typed(v).map_err(typed_err)?, origin),
-            Kind::ReplicaSet => s.replicasets.insert(typed(v).map_err(typed_err)?, origin),
-            Kind::Job => s.jobs.insert(typed(v).map_err(typed_err)?, origin),
-            Kind::CronJob => s.cronjobs.insert(typed(v).map_err(typed_err)?, origin),
+            Kind::Namespace => s
+                .namespaces
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::Pod => s.pods.insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::Deployment => s
+                .deployments
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::StatefulSet => s
+                .statefulsets
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::DaemonSet => s
+                .daemonsets
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::ReplicaSet => s
+                .replicasets
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::Job => s.jobs.insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::CronJob => s
+                .cronjobs
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
             Kind::MutatingWebhookConfiguration => s
                 .mutating_webhooks
-                .insert(typed(v).map_err(typed_err)?, origin),
-            Kind::ConfigMap => s.configmaps.insert(typed(v).map_err(typed_err)?, origin),
-            Kind::Secret => s.secrets.insert(typed(v).map_err(typed_err)?, origin),
-            Kind::Service => s.services.insert(typed(v).map_err(typed_err)?, origin),
-            Kind::Endpoints => s.endpoints.insert(typed(v).map_err(typed_err)?, origin),
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::ConfigMap => s
+                .configmaps
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::Secret => s.secrets.insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::Service => s
+                .services
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::Endpoints => s
+                .endpoints
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
             Kind::EndpointSlice => s
                 .endpoint_slices
-                .insert(typed(v).map_err(typed_err)?, origin),
-            Kind::Event => s.events.insert(typed(v).map_err(typed_err)?, origin),
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::Event => s.events.insert(typed(v, slim).map_err(typed_err)?, origin),
             Kind::NetworkPolicy => s
                 .network_policies
-                .insert(typed(v).map_err(typed_err)?, origin),
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
             Kind::ResourceQuota => s
                 .resource_quotas
-                .insert(typed(v).map_err(typed_err)?, origin),
-            Kind::LimitRange => s.limit_ranges.insert(typed(v).map_err(typed_err)?, origin),
-            Kind::Node => s.nodes.insert(typed(v).map_err(typed_err)?, origin),
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::LimitRange => s
+                .limit_ranges
+                .insert(typed(v, slim).map_err(typed_err)?, origin),
+            Kind::Node => s.nodes.insert(typed(v, slim).map_err(typed_err)?, origin),
         }
         Ok(())
     }
@@ -926,14 +960,19 @@ fn coerce_scalar(value: &mut Value, pointer: &str, tree: Option<&Node>) {
 }
 
 /// Converts to the typed object, naming the field that does not fit (`spec.hostNetwork: ...`).
-fn typed<T: DeserializeOwned>(v: Value) -> Result<T, TypedError> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
+/// `slim`: drop what no check reads ([`super::slim`]).
+fn typed<T: DeserializeOwned + Slim>(v: Value, slim: bool) -> Result<T, TypedError> {
+    let mut obj: T = serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         TypedError {
             path,
             inner: e.into_inner(),
         }
-    })
+    })?;
+    if slim {
+        obj.slim();
+    }
+    Ok(obj)
 }
 
 struct TypedError {

@@ -53,6 +53,13 @@ macro_rules! typed_objects {
                 }
             }
 
+            fn slim(&mut self) {
+                use super::slim::Slim;
+                match self {
+                    $(TypedObject::$kind(o) => o.slim(),)*
+                }
+            }
+
             pub(super) fn kind(&self) -> Kind {
                 match self {
                     $(TypedObject::$kind(_) => Kind::$kind,)*
@@ -100,6 +107,14 @@ typed_objects! {
     Node(Node) => nodes,
 }
 
+/// How list items are typed: the namespace of objects that name none, and whether to drop
+/// what no check reads ([`super::slim`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Typing<'a> {
+    pub default_namespace: &'a str,
+    pub slim: bool,
+}
+
 /// What the fast path made of one item.
 pub(super) enum Parsed {
     /// Typed, named, and (for a namespaced kind) given its namespace.
@@ -113,7 +128,7 @@ pub(super) enum Parsed {
 pub(super) fn parse_items(
     text: &str,
     items: &[&RawValue],
-    default_namespace: &str,
+    typing: Typing<'_>,
 ) -> Vec<(Parsed, u32)> {
     // Items are typed in chunks, handed out to the cores one at a time; a chunk this small
     // still costs far more to type than to hand out.
@@ -151,7 +166,7 @@ pub(super) fn parse_items(
                 newlines += count_newlines(text.as_bytes().get(counted..offset));
                 counted = offset;
                 let line = u32::try_from(newlines).unwrap_or(u32::MAX);
-                (parse_item(raw.get(), default_namespace), line)
+                (parse_item(raw.get(), typing), line)
             })
             .collect();
         newlines += count_newlines(text.as_bytes().get(counted..end.max(counted)));
@@ -177,14 +192,14 @@ fn count_newlines(bytes: Option<&[u8]>) -> usize {
     bytes.map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
 }
 
-fn parse_item(raw: &str, default_namespace: &str) -> Parsed {
+fn parse_item(raw: &str, typing: Typing<'_>) -> Parsed {
     let Some(head) = scan_head(raw) else {
         return Parsed::General;
     };
     let Some(kind) = Kind::from_manifest(head.api_version, head.kind) else {
         return Parsed::General;
     };
-    match TypedObject::parse(kind, raw).and_then(|obj| named(obj, kind, default_namespace)) {
+    match TypedObject::parse(kind, raw).and_then(|obj| named(obj, kind, typing)) {
         Some(obj) => Parsed::Typed(obj),
         None => Parsed::General,
     }
@@ -192,22 +207,19 @@ fn parse_item(raw: &str, default_namespace: &str) -> Parsed {
 
 /// Types a list item the YAML fast path has read into a value, as [`parse_item`] types JSON
 /// text; `None` leaves it to the general path (which gets the same value).
-pub(super) fn type_value(
-    value: &serde_json::Value,
-    default_namespace: &str,
-) -> Option<TypedObject> {
+pub(super) fn type_value(value: &serde_json::Value, typing: Typing<'_>) -> Option<TypedObject> {
     let head = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
     let kind = Kind::from_manifest(head("apiVersion")?, head("kind")?)?;
-    named(
-        TypedObject::from_value(kind, value)?,
-        kind,
-        default_namespace,
-    )
+    named(TypedObject::from_value(kind, value)?, kind, typing)
 }
 
-/// A typed object as the general path would insert it: without managed fields, named, and
-/// in the default namespace if it names none; `None` when the general path must decide.
-fn named(mut obj: TypedObject, kind: Kind, default_namespace: &str) -> Option<TypedObject> {
+/// A typed object as the general path would insert it: without managed fields (and slimmed,
+/// if asked), named, and in the default namespace if it names none; `None` when the general
+/// path must decide.
+fn named(mut obj: TypedObject, kind: Kind, typing: Typing<'_>) -> Option<TypedObject> {
+    if typing.slim {
+        obj.slim();
+    }
     let meta = obj.metadata_mut();
     // Never read, and the largest part of many objects; live mode drops them too.
     meta.managed_fields = None;
@@ -216,7 +228,7 @@ fn named(mut obj: TypedObject, kind: Kind, default_namespace: &str) -> Option<Ty
         return None;
     }
     if kind.namespaced() && meta.namespace.as_deref().is_none_or(str::is_empty) {
-        meta.namespace = Some(default_namespace.to_owned());
+        meta.namespace = Some(typing.default_namespace.to_owned());
     }
     Some(obj)
 }
@@ -447,7 +459,14 @@ mod tests {
                        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "d"}, "spec": {"hostNetwork": "yes"}},
                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "e"}}]"#;
         let items: Vec<&RawValue> = serde_json::from_str(text).unwrap();
-        let parsed = parse_items(text, &items, "fallback");
+        let parsed = parse_items(
+            text,
+            &items,
+            Typing {
+                default_namespace: "fallback",
+                slim: false,
+            },
+        );
         let lines: Vec<u32> = parsed.iter().map(|(_, line)| *line).collect();
         assert_eq!(lines, [1, 2, 3, 4, 5]);
         let shapes: Vec<&str> = parsed
@@ -485,15 +504,20 @@ mod tests {
                 .join(",\n")
         );
         let items: Vec<&RawValue> = serde_json::from_str(&text).unwrap();
-        let got: Vec<(String, u32)> = parse_items(&text, &items, "default")
-            .into_iter()
-            .map(|(p, line)| match p {
-                Parsed::Typed(TypedObject::ConfigMap(c)) => {
-                    (c.metadata.name.unwrap_or_default(), line)
-                }
-                _ => (String::new(), line),
-            })
-            .collect();
+        let got: Vec<(String, u32)> = parse_items(
+            &text,
+            &items,
+            Typing {
+                default_namespace: "default",
+                slim: false,
+            },
+        )
+        .into_iter()
+        .map(|(p, line)| match p {
+            Parsed::Typed(TypedObject::ConfigMap(c)) => (c.metadata.name.unwrap_or_default(), line),
+            _ => (String::new(), line),
+        })
+        .collect();
         let expected: Vec<(String, u32)> =
             (0..2000u32).map(|i| (format!("c{i}"), 2 + 2 * i)).collect();
         assert_eq!(got, expected);

@@ -110,7 +110,7 @@ pub(super) enum Parsed {
 /// The result is in item order, each with its line.
 pub(super) fn parse_items(
     items: &[ItemText<'_>],
-    default_namespace: &str,
+    typing: super::typed::Typing<'_>,
 ) -> Option<Vec<(Parsed, u32)>> {
     // Chunks, as in `typed::parse_items`: one item is far more work than handing one out.
     const CHUNK: usize = 64;
@@ -121,7 +121,7 @@ pub(super) fn parse_items(
             .map(|item| {
                 let read = crate::render::fastyaml::parse_with(item.text, STRICT)
                     .and_then(only_item)
-                    .map(|v| typed(v, default_namespace));
+                    .map(|v| typed(v, typing));
                 (read, item)
             })
             .collect();
@@ -138,7 +138,7 @@ pub(super) fn parse_items(
             Some(p) => p,
             // On this thread: serde-saphyr recurses once per level of nesting, and the main
             // thread's stack is the one the general path is known to fit in.
-            None => typed(read_alone(item.text)?, default_namespace),
+            None => typed(read_alone(item.text)?, typing),
         };
         out.push((parsed, item.line));
     }
@@ -153,12 +153,12 @@ fn only_item(v: Value) -> Option<Value> {
     }
 }
 
-fn typed(mut value: Value, default_namespace: &str) -> Parsed {
+fn typed(mut value: Value, typing: super::typed::Typing<'_>) -> Parsed {
     if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
         // As the general path does before typing: never read, and most of many objects.
         meta.remove("managedFields");
     }
-    match super::typed::type_value(&value, default_namespace) {
+    match super::typed::type_value(&value, typing) {
         Some(obj) => Parsed::Typed(obj),
         None => Parsed::Value(value),
     }
@@ -242,7 +242,16 @@ mod tests {
     fn items_with_anchors_send_the_file_to_the_general_path() {
         let text = "apiVersion: v1\nitems:\n- &a {kind: Pod}\n- *a\nkind: List\n";
         let split = split(text).expect("cut apart");
-        assert!(parse_items(&split.items, "default").is_none());
+        assert!(
+            parse_items(
+                &split.items,
+                super::super::typed::Typing {
+                    default_namespace: "default",
+                    slim: false
+                }
+            )
+            .is_none()
+        );
     }
 
     /// A plain scalar typed on the fast path as serde-saphyr types it with the loader's

@@ -130,18 +130,22 @@ pub fn state_path(dir: &Path) -> PathBuf {
 }
 
 pub fn findings(state: &ClusterState) -> Vec<(String, String, String)> {
+    report(state)
+        .findings
+        .iter()
+        .map(|f| (f.check.clone(), f.object.to_string(), f.message.clone()))
+        .collect()
+}
+
+/// The built-in checks' report on a state, on a fixed clock.
+pub fn report(state: &ClusterState) -> meshdoctor::check::CheckReport {
     let engine = Engine::new(state, EngineOptions::default());
     let opts = RunOptions {
         now_unix: 1_750_000_000,
         cert_warn_days: 30,
         ..RunOptions::default()
     };
-    let report = run_checks(state, &engine, &meshdoctor::checks::builtin(), &opts).unwrap();
-    report
-        .findings
-        .iter()
-        .map(|f| (f.check.clone(), f.object.to_string(), f.message.clone()))
-        .collect()
+    run_checks(state, &engine, &meshdoctor::checks::builtin(), &opts).unwrap()
 }
 
 /// Asserts that the fast and the general path built the same state from `text`: the same
