@@ -11,7 +11,8 @@
 //! annotations are the injection's inputs), the containers' and init containers' names, images,
 //! ports, resources, restart policies, security contexts and volume mounts, the pod's host
 //! network, node, service account, automount and security context, and its phase and
-//! init-container statuses. `tests/slim_load.rs` proves every fixture cluster gives the same
+//! init-container statuses. The `kubectl.kubernetes.io/last-applied-configuration` annotation
+//! goes too (checks read annotations by key, never that one). `tests/slim_load.rs` proves every fixture cluster gives the same
 //! report slimmed and in full.
 //!
 //! Not slimmed: anything whose whole object a reader may see. A user check (`--checks-dir`)
@@ -29,6 +30,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// An object that can drop what `check` does not read. Kinds without pods keep everything:
 /// they are few, and the checks read most of what they hold.
@@ -63,12 +65,14 @@ impl Slim for Pod {
 
 impl Slim for Deployment {
     fn slim(&mut self) {
+        metadata(&mut self.metadata);
         template(&mut self.spec.template, Env::Keep);
     }
 }
 
 impl Slim for ReplicaSet {
     fn slim(&mut self) {
+        metadata(&mut self.metadata);
         if let Some(t) = self.spec.template.as_mut() {
             template(t, Env::Drop);
         }
@@ -77,18 +81,21 @@ impl Slim for ReplicaSet {
 
 impl Slim for StatefulSet {
     fn slim(&mut self) {
+        metadata(&mut self.metadata);
         template(&mut self.spec.template, Env::Drop);
     }
 }
 
 impl Slim for DaemonSet {
     fn slim(&mut self) {
+        metadata(&mut self.metadata);
         template(&mut self.spec.template, Env::Drop);
     }
 }
 
 impl Slim for Job {
     fn slim(&mut self) {
+        metadata(&mut self.metadata);
         if let Some(spec) = self.spec.as_mut() {
             template(&mut spec.template, Env::Drop);
         }
@@ -97,6 +104,7 @@ impl Slim for Job {
 
 impl Slim for CronJob {
     fn slim(&mut self) {
+        metadata(&mut self.metadata);
         if let Some(t) = self.spec.job_template.spec.as_mut() {
             template(&mut t.template, Env::Drop);
         }
@@ -110,8 +118,19 @@ pub enum Env {
     Drop,
 }
 
+/// Written by `kubectl apply` on what it applied: a second copy of the whole object as JSON,
+/// often its largest part, and never read by a check (they read annotations by key).
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+fn metadata(meta: &mut ObjectMeta) {
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove(LAST_APPLIED);
+    }
+}
+
 /// A pod as `check` reads it.
 pub fn pod(pod: &mut Pod) {
+    metadata(&mut pod.metadata);
     if let Some(spec) = pod.spec.as_mut() {
         pod_spec(spec, Env::Drop);
     }
@@ -122,6 +141,9 @@ pub fn pod(pod: &mut Pod) {
 
 /// A workload's pod template as `check` reads it.
 pub fn template(template: &mut PodTemplateSpec, env: Env) {
+    if let Some(meta) = template.metadata.as_mut() {
+        metadata(meta);
+    }
     if let Some(spec) = template.spec.as_mut() {
         pod_spec(spec, env);
     }
@@ -148,6 +170,11 @@ fn pod_spec(spec: &mut PodSpec, env: Env) {
     }
     for c in spec.init_containers.iter_mut().flatten() {
         container(c, env);
+    }
+    // A container is over 2 KB inline, and a deserialized Vec may have room for more.
+    spec.containers.shrink_to_fit();
+    if let Some(init) = spec.init_containers.as_mut() {
+        init.shrink_to_fit();
     }
 }
 
@@ -193,7 +220,8 @@ mod tests {
     fn fat_pod() -> Pod {
         serde_json::from_value(serde_json::json!({
             "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"},
-                         "annotations": {"sidecar.istio.io/inject": "true"}},
+                         "annotations": {"sidecar.istio.io/inject": "true",
+                                             "kubectl.kubernetes.io/last-applied-configuration": "{}"}},
             "spec": {
                 "nodeName": "node-1",
                 "hostNetwork": false,
@@ -238,6 +266,9 @@ mod tests {
             3
         );
         assert_eq!(p.metadata.labels.as_ref().unwrap()["app"], "web");
+        let annotations = p.metadata.annotations.as_ref().unwrap();
+        assert_eq!(annotations.len(), 1, "{annotations:?}");
+        assert_eq!(annotations["sidecar.istio.io/inject"], "true");
     }
 
     #[test]
