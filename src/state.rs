@@ -394,6 +394,9 @@ pub struct ClusterState {
     /// The API server's `gitVersion` (`v1.32.0`): live from `GET /version`, offline from a
     /// snapshot that recorded it; `None` when unknown.
     pub server_version: Option<String>,
+    /// Whether pods and workloads were slimmed as they were read (`source::slim`): they hold
+    /// what the built-in checks and the verdicts read, not every field.
+    pub slimmed: bool,
 }
 
 /// Whether a kind could be read, and if not, why.

@@ -26,9 +26,10 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
         Detail::Full
     };
     let mut loaded = load_state_with(&args.source, wants.clone(), progress, detail)?;
-    if detail == Detail::ChecksOnly && has_match_conditions(&loaded.state) {
+    if loaded.state.slimmed && has_match_conditions(&loaded.state) {
         // A webhook's matchConditions are CEL over the whole pod: decide on whole pods. Rare
-        // (neither mesh installs them), so reading twice is cheaper than always reading all.
+        // (neither mesh installs them), so reading the files twice is cheaper than always
+        // reading all. (Live reads decide before listing: they are never slimmed then.)
         loaded = load_state_with(&args.source, wants, progress, Detail::Full)?;
     }
     timings.phase("load");
@@ -74,13 +75,7 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), Failure> {
 
 /// Whether any webhook selects with `matchConditions`.
 fn has_match_conditions(state: &crate::state::ClusterState) -> bool {
-    state.mutating_webhooks.iter().any(|c| {
-        c.obj
-            .webhooks
-            .iter()
-            .flatten()
-            .any(|w| w.match_conditions.as_ref().is_some_and(|m| !m.is_empty()))
-    })
+    crate::source::slim::needs_whole_pods(state.mutating_webhooks.iter().map(|c| &c.obj))
 }
 
 /// The current time, for certificate expiry. `MESHDOCTOR_NOW` (seconds since the epoch) pins

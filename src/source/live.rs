@@ -279,6 +279,7 @@ impl Cluster {
             availability: BTreeMap::new(),
             unread: Vec::new(),
             progress,
+            slim: self.opts.slim,
         };
         let out = reader.run(plan).await;
         reader.progress.finish();
@@ -862,11 +863,15 @@ struct Reader<'c> {
     /// The failed reads that left a kind out, for the reports.
     unread: Vec<UnreadInput>,
     progress: Progress,
+    /// Whether the lists slim their objects: asked for (`LiveOptions::slim`) and no webhook
+    /// needs whole pods.
+    slim: bool,
 }
 
 impl Reader<'_> {
     fn spawn_list(&mut self, req: Request) {
-        let c = self.cluster.clone();
+        let mut c = self.cluster.clone();
+        c.opts.slim = self.slim;
         let p = self.progress.clone();
         self.tasks.spawn(async move {
             let result = list_any(&c, &req, &p).await;
@@ -884,6 +889,22 @@ impl Reader<'_> {
     }
 
     async fn run(&mut self, plan: &Plan) -> Result<ClusterState, LiveError> {
+        // A slimmed read lists the webhook configurations before anything else: a webhook
+        // with matchConditions needs whole pods (`slim::needs_whole_pods`), and deciding first
+        // costs one small request where reading again would list every pod twice.
+        let webhooks_first = if self.slim {
+            let req = Request::list(Kind::MutatingWebhookConfiguration, None);
+            let result = list_any(self.cluster, &req, &self.progress).await;
+            if let Ok(Items::MutatingWebhookConfiguration(configs)) = &result
+                && super::slim::needs_whole_pods(configs)
+            {
+                self.slim = false;
+            }
+            Some(Done { req, result })
+        } else {
+            None
+        };
+        self.state.slimmed = self.slim;
         let mut mesh_kinds: BTreeSet<Kind> = BTreeSet::new();
         let scope: Option<String>;
         match plan {
@@ -929,7 +950,10 @@ impl Reader<'_> {
         self.availability
             .entry(Kind::MutatingWebhookConfiguration)
             .or_default();
-        self.spawn_list(Request::list(Kind::MutatingWebhookConfiguration, None));
+        match webhooks_first {
+            Some(done) => drop(self.tasks.spawn(async move { done })),
+            None => self.spawn_list(Request::list(Kind::MutatingWebhookConfiguration, None)),
+        }
 
         let mut fetched_owners: BTreeSet<(String, String)> = BTreeSet::new();
         let mut first_error: Option<LiveError> = None;

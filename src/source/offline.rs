@@ -93,7 +93,10 @@ pub fn load_manifests(
 /// Loads every path into one state. A directory is read recursively (`.yaml`, `.yml`, `.json`
 /// files, in sorted order); `-` reads stdin.
 pub fn load_paths(paths: &[PathBuf], opts: &LoadOptions) -> Result<ClusterState, InputError> {
-    let mut state = ClusterState::default();
+    let mut state = ClusterState {
+        slimmed: opts.slim,
+        ..ClusterState::default()
+    };
     for path in paths {
         load_path(&mut state, path, opts)?;
         state.sources.push(path.display().to_string());

@@ -17,8 +17,10 @@
 //!
 //! Not slimmed: anything whose whole object a reader may see. A user check (`--checks-dir`)
 //! binds the object to CEL, and so does a webhook's `matchConditions`: `check` loads in full
-//! when it runs user checks, and loads again in full when the state turns out to have a webhook
-//! with `matchConditions` (see `cli::check`). Deployments keep their containers' environment:
+//! when it runs user checks. Offline, it loads again in full when the state turns out to have a
+//! webhook with `matchConditions` (see `cli::check`); live, the webhook configurations are
+//! listed first and decide whether the rest is slimmed (`source::live`), so that nothing is
+//! listed twice. Deployments keep their containers' environment:
 //! istiod's `ENABLE_NATIVE_SIDECARS` is read from it (`mesh::istio::native`).
 
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
@@ -31,6 +33,19 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+/// Whether a webhook among `configs` selects with `matchConditions`: CEL over the whole pod,
+/// so pods must be read whole for it to be decided.
+pub fn needs_whole_pods<'a>(
+    configs: impl IntoIterator<Item = &'a MutatingWebhookConfiguration>,
+) -> bool {
+    configs.into_iter().any(|c| {
+        c.webhooks
+            .iter()
+            .flatten()
+            .any(|w| w.match_conditions.as_ref().is_some_and(|m| !m.is_empty()))
+    })
+}
 
 /// An object that can drop what `check` does not read. Kinds without pods keep everything:
 /// they are few, and the checks read most of what they hold.
