@@ -8,6 +8,9 @@
 #   scripts/bench-live.sh [RUNS] [NAMESPACES] [PODS] [LATENCY_MS]
 #   scripts/bench-live.sh 3 900 150000 20      # Kubernetes' own limit
 #
+# The mesh machinery (istiod, its webhooks and certificates) comes from FIXTURE (default
+# fixtures/demo); the generated namespaces and pods are added to it.
+#
 # Builds the release binary and the server example first.
 set -euo pipefail
 
@@ -33,7 +36,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-target/release/examples/fake_apiserver --fixture fixtures/clean-istio \
+fixture=${FIXTURE:-fixtures/demo}
+[ -e "$fixture" ] || { echo "bench-live: no fixture $fixture" >&2; exit 2; }
+target/release/examples/fake_apiserver --fixture "$fixture" \
   --synthetic "$namespaces:$pods" --latency-ms "$latency" >"$work/url" 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done

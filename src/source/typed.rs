@@ -199,7 +199,11 @@ fn parse_item(raw: &str, typing: Typing<'_>) -> Parsed {
     let Some(kind) = Kind::from_manifest(head.api_version, head.kind) else {
         return Parsed::General;
     };
-    match TypedObject::parse(kind, raw).and_then(|obj| named(obj, kind, typing)) {
+    // As the general path does, managedFields are not typed: serde would build a JSON value
+    // for every entry's fieldsV1 (a third of a kubectl-shaped pod) only for `named` to drop it.
+    let stripped = without_managed_fields(raw);
+    let text = stripped.as_deref().unwrap_or(raw);
+    match TypedObject::parse(kind, text).and_then(|obj| named(obj, kind, typing)) {
         Some(obj) => Parsed::Typed(obj),
         None => Parsed::General,
     }
@@ -287,6 +291,53 @@ fn scan_head(raw: &str) -> Option<Head<'_>> {
         if let (Some(api_version), Some(kind)) = (api_version, kind) {
             return Some(Head { api_version, kind });
         }
+    }
+}
+
+/// The item's text with `metadata.managedFields` written as `null` (which types as none),
+/// when it has them; `None` when it has none or the scan cannot find them for sure (a key with
+/// escapes), and the text is typed as it is.
+fn without_managed_fields(raw: &str) -> Option<String> {
+    let (meta_start, _) = member_value(raw, 0, "metadata")?;
+    let (start, end) = member_value(raw, meta_start, "managedFields")?;
+    let mut out = String::with_capacity(raw.len() - (end - start) + 4);
+    out.push_str(raw.get(..start)?);
+    out.push_str("null");
+    out.push_str(raw.get(end..)?);
+    Some(out)
+}
+
+/// The span of the value of `key` in the (valid) JSON object starting at `at`, when it is
+/// there and every key before it is a plain string.
+fn member_value(raw: &str, at: usize, key: &str) -> Option<(usize, usize)> {
+    let bytes = raw.as_bytes();
+    let mut i = skip_ws(bytes, at);
+    if bytes.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        i = skip_ws(bytes, i);
+        match bytes.get(i)? {
+            b'}' => return None,
+            b',' => {
+                i += 1;
+                continue;
+            }
+            b'"' => {}
+            _ => return None,
+        }
+        let (name, after_key) = plain_string(raw, i)?;
+        i = skip_ws(bytes, after_key);
+        if bytes.get(i) != Some(&b':') {
+            return None;
+        }
+        let start = skip_ws(bytes, i + 1);
+        let end = skip_value(bytes, start)?;
+        if name == key {
+            return Some((start, end));
+        }
+        i = end;
     }
 }
 
@@ -448,6 +499,60 @@ mod tests {
                     text
                 ),
             }
+        }
+    }
+
+    #[test]
+    fn managed_fields_are_cut_before_typing() {
+        let raw = r#"{"kind": "Pod", "metadata": {"name": "a", "managedFields": [{"manager": "k",
+            "fieldsV1": {"f:metadata": {}}}], "labels": {"x": "}"}}, "spec": {"managedFields": 1}}"#;
+        let cut = without_managed_fields(raw).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&cut).unwrap();
+        assert_eq!(v["metadata"]["managedFields"], serde_json::Value::Null);
+        assert_eq!(v["metadata"]["labels"]["x"], "}");
+        assert_eq!(v["spec"]["managedFields"], 1);
+        assert_eq!(
+            without_managed_fields(r#"{"metadata": {"name": "a"}}"#),
+            None
+        );
+        assert_eq!(
+            without_managed_fields(r#"{"spec": {"managedFields": []}}"#),
+            None
+        );
+    }
+
+    proptest::proptest! {
+        /// Wherever managedFields sit among metadata's other keys, and whatever those hold, the
+        /// cut text reads as the object with managedFields null and nothing else changed.
+        #[test]
+        fn cutting_managed_fields_changes_nothing_else(
+            meta in proptest::collection::btree_map("[a-zA-Z]{0,6}", json_value(), 0..5),
+            rest in proptest::collection::btree_map("[a-z]{1,6}", json_value(), 0..4),
+            managed in json_value(),
+            pretty in proptest::bool::ANY,
+        ) {
+            let mut metadata = serde_json::Map::new();
+            for (k, v) in meta {
+                metadata.insert(k, v);
+            }
+            metadata.insert("managedFields".into(), managed);
+            let mut object = serde_json::Map::new();
+            for (k, v) in rest {
+                object.insert(k, v);
+            }
+            object.insert("metadata".into(), serde_json::Value::Object(metadata));
+            let value = serde_json::Value::Object(object);
+            let text = if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                serde_json::to_string(&value).unwrap()
+            };
+            let cut = without_managed_fields(&text);
+            proptest::prop_assert!(cut.is_some(), "{}", text);
+            let got: serde_json::Value = serde_json::from_str(&cut.unwrap()).unwrap();
+            let mut want = value;
+            want["metadata"]["managedFields"] = serde_json::Value::Null;
+            proptest::prop_assert_eq!(got, want);
         }
     }
 
