@@ -249,57 +249,30 @@ struct Head<'a> {
 /// them first, so this reads a few dozen bytes of a 15 KB pod. `None` (a string with escapes,
 /// a key missing, a value not a string) sends the item to the general path.
 fn scan_head(raw: &str) -> Option<Head<'_>> {
-    let bytes = raw.as_bytes();
-    let mut i = skip_ws(bytes, 0);
-    if bytes.get(i) != Some(&b'{') {
-        return None;
-    }
-    i += 1;
     let (mut api_version, mut kind) = (None, None);
-    loop {
-        i = skip_ws(bytes, i);
-        match bytes.get(i)? {
-            b'}' => return None,
-            b',' => {
-                i += 1;
-                continue;
-            }
-            b'"' => {}
-            _ => return None,
-        }
-        let (key, after_key) = plain_string(raw, i)?;
-        i = skip_ws(bytes, after_key);
-        if bytes.get(i) != Some(&b':') {
+    for (key, start, _) in members(raw, 0) {
+        let slot = match key {
+            "apiVersion" => &mut api_version,
+            "kind" => &mut kind,
+            _ => continue,
+        };
+        if raw.as_bytes().get(start) != Some(&b'"') {
             return None;
         }
-        i = skip_ws(bytes, i + 1);
-        match key {
-            "apiVersion" | "kind" => {
-                if bytes.get(i) != Some(&b'"') {
-                    return None;
-                }
-                let (value, after) = plain_string(raw, i)?;
-                if key == "kind" {
-                    kind = Some(value);
-                } else {
-                    api_version = Some(value);
-                }
-                i = after;
-            }
-            _ => i = skip_value(bytes, i)?,
-        }
+        *slot = Some(plain_string(raw, start)?.0);
         if let (Some(api_version), Some(kind)) = (api_version, kind) {
             return Some(Head { api_version, kind });
         }
     }
+    None
 }
 
 /// The item's text with `metadata.managedFields` written as `null` (which types as none),
 /// when it has them; `None` when it has none or the scan cannot find them for sure (a key with
 /// escapes), and the text is typed as it is.
 fn without_managed_fields(raw: &str) -> Option<String> {
-    let (meta_start, _) = member_value(raw, 0, "metadata")?;
-    let (start, end) = member_value(raw, meta_start, "managedFields")?;
+    let (_, meta_start, _) = members(raw, 0).find(|m| m.0 == "metadata")?;
+    let (_, start, end) = members(raw, meta_start).find(|m| m.0 == "managedFields")?;
     let mut out = String::with_capacity(raw.len() - (end - start) + 4);
     out.push_str(raw.get(..start)?);
     out.push_str("null");
@@ -307,37 +280,56 @@ fn without_managed_fields(raw: &str) -> Option<String> {
     Some(out)
 }
 
-/// The span of the value of `key` in the (valid) JSON object starting at `at`, when it is
-/// there and every key before it is a plain string.
-fn member_value(raw: &str, at: usize, key: &str) -> Option<(usize, usize)> {
-    let bytes = raw.as_bytes();
-    let mut i = skip_ws(bytes, at);
-    if bytes.get(i) != Some(&b'{') {
-        return None;
+/// The members of the (valid) JSON object starting at `at`, as (key, value start, value
+/// end), in order; it ends early at a key with escapes, which the scan does not decode.
+fn members(raw: &str, at: usize) -> Members<'_> {
+    let i = skip_ws(raw.as_bytes(), at);
+    let is_object = raw.as_bytes().get(i) == Some(&b'{');
+    Members {
+        raw,
+        i: i + 1,
+        done: !is_object,
     }
-    i += 1;
-    loop {
-        i = skip_ws(bytes, i);
-        match bytes.get(i)? {
-            b'}' => return None,
-            b',' => {
-                i += 1;
-                continue;
-            }
-            b'"' => {}
-            _ => return None,
+}
+
+struct Members<'a> {
+    raw: &'a str,
+    i: usize,
+    done: bool,
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (&'a str, usize, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
         }
-        let (name, after_key) = plain_string(raw, i)?;
+        let found = self.step();
+        self.done = found.is_none();
+        found
+    }
+}
+
+impl<'a> Members<'a> {
+    fn step(&mut self) -> Option<(&'a str, usize, usize)> {
+        let (raw, bytes) = (self.raw, self.raw.as_bytes());
+        let mut i = skip_ws(bytes, self.i);
+        if bytes.get(i) == Some(&b',') {
+            i = skip_ws(bytes, i + 1);
+        }
+        if bytes.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (key, after_key) = plain_string(raw, i)?;
         i = skip_ws(bytes, after_key);
         if bytes.get(i) != Some(&b':') {
             return None;
         }
         let start = skip_ws(bytes, i + 1);
         let end = skip_value(bytes, start)?;
-        if name == key {
-            return Some((start, end));
-        }
-        i = end;
+        self.i = end;
+        Some((key, start, end))
     }
 }
 
