@@ -1070,7 +1070,7 @@ fn api_group(api_version: &str) -> &str {
 
 /// 1-based line number of the byte just after `prefix`.
 fn line_of_offset(prefix: &[u8]) -> u32 {
-    let newlines = prefix.iter().filter(|&&b| b == b'\n').count();
+    let newlines = memchr::memchr_iter(b'\n', prefix).count();
     u32::try_from(newlines + 1).unwrap_or(u32::MAX)
 }
 
@@ -1088,7 +1088,7 @@ fn item_lines(text: &str, items: &[&RawValue]) -> Vec<u32> {
                 .clamp(counted, bytes.len());
             let newlines = bytes
                 .get(counted..offset)
-                .map_or(0, |gap| gap.iter().filter(|&&b| b == b'\n').count());
+                .map_or(0, |gap| memchr::memchr_iter(b'\n', gap).count());
             line = line.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
             counted = offset;
             line
