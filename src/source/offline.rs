@@ -1070,7 +1070,7 @@ fn api_group(api_version: &str) -> &str {
 
 /// 1-based line number of the byte just after `prefix`.
 fn line_of_offset(prefix: &[u8]) -> u32 {
-    let newlines = memchr::memchr_iter(b'\n', prefix).count();
+    let newlines = super::typed::count_newlines(Some(prefix));
     u32::try_from(newlines + 1).unwrap_or(u32::MAX)
 }
 
@@ -1086,9 +1086,7 @@ fn item_lines(text: &str, items: &[&RawValue]) -> Vec<u32> {
             let offset = (item.get().as_ptr() as usize)
                 .saturating_sub(base)
                 .clamp(counted, bytes.len());
-            let newlines = bytes
-                .get(counted..offset)
-                .map_or(0, |gap| memchr::memchr_iter(b'\n', gap).count());
+            let newlines = super::typed::count_newlines(bytes.get(counted..offset));
             line = line.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
             counted = offset;
             line
